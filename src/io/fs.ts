@@ -1,0 +1,360 @@
+/**
+ * The only place that touches a file system. It accepts what isomorphic-git
+ * accepts (node's fs, fs.promises, memfs volumes, LightningFS and other
+ * promise-only clients, callback clients) and offers the few verbs the rest of
+ * the library needs, above all random-access files: positional reads where the
+ * client has them (node/memfs file handles, synchronous where the client offers
+ * readSync), and a whole-file fallback with a memory budget where it has not.
+ */
+
+import { CorruptError, LockError } from '../errors.js';
+
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
+/** A file opened for reading at arbitrary positions. */
+export interface RandomAccessFile {
+  readonly path: string;
+  /** size when opened */
+  readonly size: number;
+  /** true when read() returns plain values (no promise) */
+  readonly sync: boolean;
+  /**
+   * Exactly `len` bytes at `pos`. A read past the end is a CorruptError naming
+   * the file (callers check bounds first; this is the last line of defence).
+   */
+  read(pos: number, len: number): Uint8Array | Promise<Uint8Array>;
+  close(): void | Promise<void>;
+}
+
+/** What the library needs of a file system, normalised. */
+export interface Fs {
+  /** the client as the caller gave it (for isomorphic-git) */
+  readonly client: unknown;
+  readFile(path: string): Promise<Uint8Array>;
+  /** null when the file does not exist */
+  tryReadFile(path: string): Promise<Uint8Array | null>;
+  /** null when the directory does not exist */
+  readdir(path: string): Promise<string[] | null>;
+  /** null when nothing is there */
+  stat(path: string): Promise<FileStat | null>;
+  open(path: string): Promise<RandomAccessFile>;
+  writeFile(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
+  /** Creates `path` only if nothing is there (O_EXCL); LockError when something is. */
+  createExclusive(path: string, data?: Uint8Array | string, mode?: number): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** unlink that ignores a missing file */
+  remove(path: string): Promise<void>;
+  mkdir(path: string): Promise<void>;
+  /** hard link, or a copy (write + rename) where the client has no links */
+  linkOrCopy(from: string, to: string): Promise<void>;
+  utimes?(path: string, atime: number, mtime: number): Promise<void>;
+  /** bytes budget of the whole-file fallback cache */
+  wholeFileBudget: number;
+}
+
+type AnyFn = (...args: any[]) => any;
+
+function isPromiseLike(x: unknown): x is PromiseLike<unknown> {
+  return !!x && typeof (x as { then?: unknown }).then === 'function';
+}
+
+/** isomorphic-git's own test: does readFile() return a promise? */
+function isPromiseApi(obj: any): boolean {
+  try {
+    const r = obj.readFile();
+    if (isPromiseLike(r)) {
+      (r as Promise<unknown>).then(undefined, () => {});
+      return true;
+    }
+    return false;
+  } catch {
+    return false;
+  }
+}
+
+function promisify(fn: AnyFn, self: unknown): AnyFn {
+  return (...args: unknown[]) =>
+    new Promise((resolve, reject) => {
+      fn.call(self, ...args, (err: unknown, value: unknown) => (err ? reject(err) : resolve(value)));
+    });
+}
+
+export function isNotFound(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function toBytes(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (typeof data === 'string') return new TextEncoder().encode(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError('file system returned neither bytes nor a string');
+}
+
+const DEFAULT_WHOLE_FILE_BUDGET = 256 * 1024 * 1024;
+
+/** Files read whole (clients without positional reads), kept within a byte budget, least recently used first out. */
+class WholeFileCache {
+  private entries = new Map<string, { key: string; data: Uint8Array }>();
+  private bytes = 0;
+  constructor(private readonly fs: Fs) {}
+  async get(path: string, size: number): Promise<Uint8Array> {
+    const key = `${path}\0${size}`;
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit.data;
+    }
+    const data = await this.fs.readFile(path);
+    const budget = this.fs.wholeFileBudget;
+    if (data.length <= budget) {
+      this.entries.set(key, { key, data });
+      this.bytes += data.length;
+      for (const [k, e] of this.entries) {
+        if (this.bytes <= budget) break;
+        this.entries.delete(k);
+        this.bytes -= e.data.length;
+      }
+    }
+    return data;
+  }
+  drop(path: string): void {
+    for (const [k, e] of this.entries) {
+      if (e.key.startsWith(path + '\0')) {
+        this.entries.delete(k);
+        this.bytes -= e.data.length;
+      }
+    }
+  }
+}
+
+function shortRead(path: string, pos: number, len: number, got: number): CorruptError {
+  return new CorruptError(path, `short read: wanted ${len} bytes at offset ${pos}, file has ${got}`);
+}
+
+/**
+ * Normalises an fs client. Recognises, in this order: an object with an
+ * enumerable `promises` (node fs, memfs volumes) whose sync calls are also used
+ * for positional reads; a promise API (fs.promises, LightningFS's promises); a
+ * callback API (promisified).
+ */
+export function normalizeFs(client: any, options: { wholeFileBudget?: number } = {}): Fs {
+  if (!client || typeof client !== 'object') throw new TypeError('openOdb: `fs` must be a file system client');
+  const desc = Object.getOwnPropertyDescriptor(client, 'promises');
+  let p: any;
+  if (desc && desc.enumerable && client.promises) p = client.promises;
+  else if (isPromiseApi(client)) p = client;
+  else {
+    p = {};
+    for (const name of ['readFile', 'writeFile', 'readdir', 'stat', 'lstat', 'unlink', 'rename', 'mkdir', 'rmdir', 'link', 'utimes', 'open']) {
+      if (typeof client[name] === 'function') p[name] = promisify(client[name], client);
+    }
+  }
+  // synchronous positional reads: node's fs and memfs volumes have these
+  const syncIo =
+    typeof client.openSync === 'function' && typeof client.readSync === 'function' && typeof client.closeSync === 'function' && typeof client.fstatSync === 'function'
+      ? client
+      : null;
+  const hasOpen = typeof p.open === 'function';
+
+  const fs: Fs = {
+    client,
+    wholeFileBudget: options.wholeFileBudget ?? DEFAULT_WHOLE_FILE_BUDGET,
+    async readFile(path) {
+      return toBytes(await p.readFile(path));
+    },
+    async tryReadFile(path) {
+      try {
+        const data = await p.readFile(path);
+        // LightningFS resolves a directory read to undefined
+        return data == null ? null : toBytes(data);
+      } catch (err) {
+        if (isNotFound(err) || (err as { code?: string }).code === 'EISDIR') return null;
+        throw err;
+      }
+    },
+    async readdir(path) {
+      try {
+        const names = await p.readdir(path);
+        return (names as unknown[]).map((n) => (typeof n === 'string' ? n : String((n as { name?: string }).name ?? n)));
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+    },
+    async stat(path) {
+      try {
+        const s = await p.stat(path);
+        const isFile = typeof s.isFile === 'function' ? s.isFile() : s.type === 'file';
+        const isDirectory = typeof s.isDirectory === 'function' ? s.isDirectory() : s.type === 'dir';
+        const mtimeMs = typeof s.mtimeMs === 'number' ? s.mtimeMs : s.mtime instanceof Date ? s.mtime.getTime() : Number(s.mtime ?? 0);
+        return { size: Number(s.size), mtimeMs, isFile, isDirectory };
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+    },
+    async open(path) {
+      if (syncIo) {
+        const fd = syncIo.openSync(path, 'r');
+        const size = Number(syncIo.fstatSync(fd).size);
+        let closed = false;
+        return {
+          path,
+          size,
+          sync: true,
+          read(pos: number, len: number): Uint8Array {
+            if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+            const buf = new Uint8Array(len);
+            let done = 0;
+            while (done < len) {
+              const n = syncIo.readSync(fd, buf, done, len - done, pos + done);
+              if (!n) throw shortRead(path, pos, len, pos + done);
+              done += n;
+            }
+            return buf;
+          },
+          close() {
+            if (!closed) {
+              closed = true;
+              syncIo.closeSync(fd);
+            }
+          },
+        };
+      }
+      if (hasOpen) {
+        const fh = await p.open(path, 'r');
+        const st = await fh.stat();
+        const size = Number(st.size);
+        return {
+          path,
+          size,
+          sync: false,
+          async read(pos: number, len: number) {
+            if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+            const buf = new Uint8Array(len);
+            let done = 0;
+            while (done < len) {
+              const { bytesRead } = await fh.read(buf, done, len - done, pos + done);
+              if (!bytesRead) throw shortRead(path, pos, len, pos + done);
+              done += bytesRead;
+            }
+            return buf;
+          },
+          async close() {
+            await fh.close();
+          },
+        };
+      }
+      // whole-file fallback: the bytes are cached within the budget and sliced
+      const st = await fs.stat(path);
+      if (!st) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
+      const size = st.size;
+      return {
+        path,
+        size,
+        sync: false,
+        async read(pos: number, len: number) {
+          if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+          const data = await wholeFiles.get(path, size);
+          if (pos + len > data.length) throw shortRead(path, pos, len, data.length);
+          return data.subarray(pos, pos + len);
+        },
+        close() {
+          wholeFiles.drop(path);
+        },
+      };
+    },
+    async writeFile(path, data, mode) {
+      await p.writeFile(path, data, mode === undefined ? undefined : { mode });
+    },
+    async createExclusive(path, data = new Uint8Array(0), mode) {
+      if (hasOpen) {
+        let fh: any;
+        try {
+          fh = await p.open(path, 'wx', mode ?? 0o666);
+        } catch (err) {
+          if ((err as { code?: string }).code === 'EEXIST') throw new LockError(path);
+          throw err;
+        }
+        try {
+          const bytes = toBytes(data);
+          if (bytes.length) await fh.writeFile(bytes);
+        } finally {
+          await fh.close();
+        }
+        return;
+      }
+      // No O_EXCL in this client (LightningFS): check, then write. A single
+      // browser tab serialises its own writers through the odb, so this is
+      // documented as best effort across tabs.
+      if (await fs.stat(path)) throw new LockError(path);
+      await fs.writeFile(path, data, mode);
+    },
+    async rename(from, to) {
+      if (typeof p.rename === 'function') {
+        await p.rename(from, to);
+        return;
+      }
+      // no rename in this client: copy then unlink (not atomic; documented)
+      await fs.writeFile(to, await fs.readFile(from));
+      await fs.unlink(from);
+    },
+    async unlink(path) {
+      await p.unlink(path);
+    },
+    async remove(path) {
+      try {
+        await p.unlink(path);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    },
+    async mkdir(path) {
+      try {
+        await p.mkdir(path);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EEXIST') throw err;
+      }
+    },
+    async linkOrCopy(from, to) {
+      if (typeof p.link === 'function') {
+        try {
+          await p.link(from, to);
+          return;
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code === 'EEXIST') return;
+          if (code !== 'ENOSYS' && code !== 'EPERM' && code !== 'EXDEV' && code !== 'ENOTSUP') throw err;
+        }
+      }
+      const tmp = `${to}.tmp-copy`;
+      const st = await fs.stat(from);
+      await fs.writeFile(tmp, await fs.readFile(from));
+      void st;
+      await fs.rename(tmp, to);
+    },
+  };
+  if (typeof p.utimes === 'function') fs.utimes = async (path, atime, mtime) => p.utimes(path, atime, mtime);
+  const wholeFiles = new WholeFileCache(fs);
+  return fs;
+}
+
+/** Joins path parts with '/', as isomorphic-git does (it uses posix paths on every fs). */
+export function join(...parts: string[]): string {
+  let out = '';
+  for (const part of parts) {
+    if (!part) continue;
+    if (!out) out = part;
+    else out = out.endsWith('/') ? out + part.replace(/^\/+/, '') : `${out}/${part.replace(/^\/+/, '')}`;
+  }
+  return out;
+}

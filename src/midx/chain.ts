@@ -1,0 +1,137 @@
+/**
+ * git's rules for finding the MIDX of a pack directory (spec 3.2, 3.6):
+ * `multi-pack-index` first; only when it is absent or fails to load, the
+ * chain in `multi-pack-index.d/`, loaded line by line until the first bad
+ * line or layer, keeping the layers below it.
+ */
+
+import type { Fs } from '../io/fs.js';
+import { join } from '../io/fs.js';
+import { isHex, type HashInfo } from '../oid.js';
+import { MidxFile, MidxLoadError } from './read.js';
+
+export const MIDX_NAME = 'multi-pack-index';
+export const MIDX_DIR = 'multi-pack-index.d';
+export const CHAIN_NAME = 'multi-pack-index-chain';
+
+export function layerFileName(hex: string): string {
+  return `multi-pack-index-${hex}.midx`;
+}
+
+export interface MidxWarning {
+  file: string;
+  reason: string;
+  /** git would die here (the library recovers instead) */
+  fatal?: boolean;
+}
+
+export interface LoadedMidx {
+  /** 'single': pack/multi-pack-index; 'chain': layers from multi-pack-index.d; 'none' */
+  source: 'single' | 'chain' | 'none';
+  /** root first; each layer's numObjectsInBase/numPacksInBase and base are set */
+  layers: MidxFile[];
+  /** the chain file's bytes as read (for change detection), or null */
+  chainBytes: Uint8Array | null;
+}
+
+/** Opens one MIDX file; null (with a warning) when it is missing or fails to load. */
+async function openLayer(fs: Fs, path: string, hash: HashInfo, warn: (w: MidxWarning) => void, reuse?: (path: string) => MidxFile | undefined): Promise<MidxFile | null> {
+  const old = reuse?.(path);
+  if (old) return old;
+  let raf;
+  try {
+    raf = await fs.open(path);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') warn({ file: path, reason: (err as Error).message });
+    return null;
+  }
+  try {
+    return await MidxFile.open(raf, hash);
+  } catch (err) {
+    await raf.close();
+    if (err instanceof MidxLoadError) {
+      warn({ file: path, reason: err.reason, fatal: err.fatal });
+      return null;
+    }
+    throw err;
+  }
+}
+
+/** Stacks `layer` on `below`: global numbering (spec 3.4). Returns false on u32 overflow. */
+function link(layer: MidxFile, below: MidxFile | null): string | null {
+  const objects = below ? below.numObjectsInBase + below.numObjects : 0;
+  const packs = below ? below.numPacksInBase + below.numPacks : 0;
+  if (packs + layer.numPacks > 0xffffffff) return `pack count in base MIDX too high: ${packs}`;
+  if (objects + layer.numObjects > 0xffffffff) return `object count in base MIDX too high: ${objects}`;
+  layer.base = below;
+  layer.numObjectsInBase = objects;
+  layer.numPacksInBase = packs;
+  return null;
+}
+
+/**
+ * Loads the chain file's layers. `reuse` hands back an already-open layer for
+ * a path (layer files are immutable: their name is their checksum).
+ */
+export async function loadChain(
+  fs: Fs,
+  packDir: string,
+  hash: HashInfo,
+  warn: (w: MidxWarning) => void,
+  reuse?: (path: string) => MidxFile | undefined,
+): Promise<{ layers: MidxFile[]; chainBytes: Uint8Array | null }> {
+  const dir = join(packDir, MIDX_DIR);
+  const chainPath = join(dir, CHAIN_NAME);
+  const bytes = await fs.tryReadFile(chainPath);
+  const layers: MidxFile[] = [];
+  if (!bytes || bytes.length === 0) return { layers, chainBytes: bytes };
+  const hexLen = hash.hexLength;
+  if (bytes.length < hexLen) {
+    warn({ file: chainPath, reason: 'multi-pack-index chain file too small' });
+    return { layers, chainBytes: bytes };
+  }
+  const count = Math.floor(bytes.length / (hexLen + 1));
+  const text = new TextDecoder().decode(bytes);
+  const lines = text.split('\n');
+  for (let i = 0; i < count && i < lines.length; i++) {
+    const line = lines[i];
+    // end of file (a last line without LF is only read when `count` reaches it)
+    if (i === lines.length - 1 && line === '') break;
+    const hex = line.slice(0, hexLen);
+    if (hex.length < hexLen || !isHex(hex)) {
+      warn({ file: chainPath, reason: `invalid multi-pack-index chain: line '${line}' not a hash` });
+      break;
+    }
+    const path = join(dir, layerFileName(hex.toLowerCase()));
+    const layer = await openLayer(fs, path, hash, warn, reuse);
+    if (!layer) {
+      warn({ file: path, reason: 'unable to find all multi-pack index files' });
+      break;
+    }
+    const overflow = link(layer, layers.length ? layers[layers.length - 1] : null);
+    if (overflow) {
+      warn({ file: path, reason: overflow });
+      break;
+    }
+    layers.push(layer);
+  }
+  return { layers, chainBytes: bytes };
+}
+
+/** The MIDX of a pack directory as git loads it (spec 3.6). */
+export async function loadMidx(
+  fs: Fs,
+  packDir: string,
+  hash: HashInfo,
+  warn: (w: MidxWarning) => void,
+  reuse?: (path: string) => MidxFile | undefined,
+): Promise<LoadedMidx> {
+  const single = await openLayer(fs, join(packDir, MIDX_NAME), hash, warn, reuse);
+  if (single) {
+    link(single, null);
+    return { source: 'single', layers: [single], chainBytes: null };
+  }
+  const { layers, chainBytes } = await loadChain(fs, packDir, hash, warn, reuse);
+  return { source: layers.length ? 'chain' : 'none', layers, chainBytes };
+}

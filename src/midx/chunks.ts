@@ -1,0 +1,57 @@
+/**
+ * The chunk-file layout shared by MIDX files (spec 2.3): a table of contents
+ * of (u32 id, u64 offset) entries closed by a zero id, chunks back to back.
+ */
+
+export const CHUNK_PNAM = 0x504e414d;
+export const CHUNK_OIDF = 0x4f494446;
+export const CHUNK_OIDL = 0x4f49444c;
+export const CHUNK_OOFF = 0x4f4f4646;
+export const CHUNK_LOFF = 0x4c4f4646;
+export const CHUNK_RIDX = 0x52494458;
+export const CHUNK_BTMP = 0x42544d50;
+
+export const MIDX_SIGNATURE = 0x4d494458;
+export const MIDX_HEADER_SIZE = 12;
+export const TOC_ENTRY_SIZE = 12;
+
+export interface ChunkRange {
+  id: number;
+  offset: number;
+  size: number;
+}
+
+export function hex32(x: number): string {
+  return (x >>> 0).toString(16);
+}
+
+/**
+ * Parses `count` ToC entries starting at toc[0] (the bytes at file offset 12),
+ * with git's checks in git's order, plus the two defensive bounds checks the
+ * spec recommends. Returns the chunks, or an error message in git's words.
+ */
+export function parseToc(toc: Uint8Array, count: number, fileSize: number, hashLength: number): ChunkRange[] | string {
+  const dv = new DataView(toc.buffer, toc.byteOffset, toc.byteLength);
+  const limit = fileSize - hashLength;
+  const tocEnd = MIDX_HEADER_SIZE + TOC_ENTRY_SIZE * (count + 1);
+  if (tocEnd > limit) return `table of contents (${count} chunks) does not fit in the file`;
+  const u64 = (at: number) => dv.getUint32(at) * 0x100000000 + dv.getUint32(at + 4);
+  const chunks: ChunkRange[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; i < count; i++) {
+    const at = i * TOC_ENTRY_SIZE;
+    const id = dv.getUint32(at);
+    const offset = u64(at + 4);
+    const next = u64(at + TOC_ENTRY_SIZE + 4);
+    if (id === 0) return 'terminating chunk id appears earlier than expected';
+    if (offset % 4 !== 0) return `chunk id ${hex32(id)} not 4-byte aligned`;
+    if (next < offset || next > limit) return `improper chunk offset(s) ${offset.toString(16)} and ${next.toString(16)}`;
+    if (seen.has(id)) return `duplicate chunk ID ${hex32(id)} found`;
+    if (i === 0 && offset < tocEnd) return `first chunk at ${offset} overlaps the table of contents`;
+    seen.add(id);
+    chunks.push({ id, offset, size: next - offset });
+  }
+  const finalId = dv.getUint32(count * TOC_ENTRY_SIZE);
+  if (finalId !== 0) return `final chunk has non-zero id ${hex32(finalId)}`;
+  return chunks;
+}

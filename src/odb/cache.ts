@@ -1,0 +1,75 @@
+/**
+ * The delta-base cache: objects that served as delta bases, keyed by
+ * (pack, offset), evicted least-recently-used first within a byte budget, so
+ * the bases of deep delta chains are inflated once rather than once per
+ * object that stands on them.
+ */
+
+export interface CachedObject {
+  /** 1..4 */
+  type: number;
+  data: Uint8Array;
+}
+
+export class DeltaBaseCache {
+  private map = new Map<number, CachedObject>();
+  private bytes = 0;
+  hits = 0;
+  misses = 0;
+  constructor(readonly budget: number) {}
+
+  /** A numeric key: pack ids are small, offsets below 2^40 (1 TiB); larger offsets are not cached. */
+  static key(packId: number, offset: number): number {
+    return offset < 2 ** 40 ? packId * 2 ** 40 + offset : -1;
+  }
+
+  get(key: number): CachedObject | undefined {
+    if (key < 0) return undefined;
+    const e = this.map.get(key);
+    if (e) {
+      this.map.delete(key);
+      this.map.set(key, e);
+      this.hits++;
+    } else this.misses++;
+    return e;
+  }
+
+  set(key: number, obj: CachedObject): void {
+    if (key < 0 || obj.data.length > this.budget / 4) return;
+    const old = this.map.get(key);
+    if (old) {
+      this.bytes -= old.data.length;
+      this.map.delete(key);
+    }
+    this.map.set(key, obj);
+    this.bytes += obj.data.length;
+    if (this.bytes > this.budget) {
+      for (const [k, e] of this.map) {
+        this.map.delete(k);
+        this.bytes -= e.data.length;
+        if (this.bytes <= this.budget) break;
+      }
+    }
+  }
+
+  /** Forgets everything cached for one pack (it was replaced or removed). */
+  dropPack(packId: number): void {
+    const lo = packId * 2 ** 40;
+    const hi = lo + 2 ** 40;
+    for (const [k, e] of this.map) {
+      if (k >= lo && k < hi) {
+        this.map.delete(k);
+        this.bytes -= e.data.length;
+      }
+    }
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+
+  get size(): number {
+    return this.bytes;
+  }
+}

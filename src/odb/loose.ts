@@ -1,0 +1,97 @@
+/** Loose objects: objects/xx/yyyy…, a zlib stream of "<type> <size>\0<content>". */
+
+import { CorruptError } from '../errors.js';
+import type { Fs } from '../io/fs.js';
+import { join } from '../io/fs.js';
+import type { HashInfo } from '../oid.js';
+import { isHex } from '../oid.js';
+import type { Codec } from '../zlib/index.js';
+import type { RawObject } from '../pack/pack.js';
+
+const TYPE_IDS: Record<string, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
+
+function parseHeader(bytes: Uint8Array, file: string): { type: number; size: number; start: number } | null {
+  const nul = bytes.indexOf(0);
+  if (nul < 0) {
+    if (bytes.length > 64) throw new CorruptError(file, 'loose object header has no NUL');
+    return null;
+  }
+  const head = new TextDecoder().decode(bytes.subarray(0, nul));
+  const m = /^(commit|tree|blob|tag) (0|[1-9][0-9]*)$/.exec(head);
+  if (!m) throw new CorruptError(file, `bad loose object header "${head.slice(0, 40)}"`);
+  const size = Number(m[2]);
+  if (!Number.isSafeInteger(size)) throw new CorruptError(file, 'loose object size too large');
+  return { type: TYPE_IDS[m[1]], size, start: nul + 1 };
+}
+
+export class LooseBackend {
+  readonly objectsDir: string;
+  constructor(
+    private readonly fs: Fs,
+    objectsDir: string,
+    private readonly codec: Codec,
+    private readonly hash: HashInfo,
+  ) {
+    this.objectsDir = objectsDir;
+  }
+
+  pathOf(hex: string): string {
+    return join(this.objectsDir, hex.slice(0, 2), hex.slice(2));
+  }
+
+  async read(hex: string): Promise<RawObject | null> {
+    const file = this.pathOf(hex);
+    const compressed = await this.fs.tryReadFile(file);
+    if (!compressed) return null;
+    let bytes: Uint8Array;
+    try {
+      bytes = this.codec.inflate(compressed);
+    } catch (err) {
+      throw new CorruptError(file, `bad zlib stream: ${(err as Error).message}`, { cause: err });
+    }
+    const h = parseHeader(bytes, file);
+    if (!h) throw new CorruptError(file, 'truncated loose object header');
+    if (bytes.length - h.start !== h.size) throw new CorruptError(file, `loose object is ${bytes.length - h.start} bytes, its header says ${h.size}`);
+    return { type: h.type, data: bytes.subarray(h.start) };
+  }
+
+  async readHeader(hex: string): Promise<{ type: number; size: number } | null> {
+    const file = this.pathOf(hex);
+    const compressed = await this.fs.tryReadFile(file);
+    if (!compressed) return null;
+    const head = this.codec.inflatePrefix(compressed, 64);
+    const h = parseHeader(head, file);
+    if (!h) throw new CorruptError(file, 'truncated loose object header');
+    return { type: h.type, size: h.size };
+  }
+
+  async exists(hex: string): Promise<boolean> {
+    const st = await this.fs.stat(this.pathOf(hex));
+    return !!st && st.isFile;
+  }
+
+  /** Loose object ids whose hex starts with `prefix` (at least 2 hex digits). */
+  async matching(prefix: string): Promise<string[]> {
+    const dir = prefix.slice(0, 2);
+    const names = await this.fs.readdir(join(this.objectsDir, dir));
+    if (!names) return [];
+    const rest = prefix.slice(2);
+    const out: string[] = [];
+    for (const n of names) {
+      if (n.length === this.hash.hexLength - 2 && n.startsWith(rest) && isHex(n)) out.push(dir + n.toLowerCase());
+    }
+    return out;
+  }
+
+  /** Every loose object id. */
+  async *list(): AsyncGenerator<string> {
+    const dirs = await this.fs.readdir(this.objectsDir);
+    if (!dirs) return;
+    for (const d of dirs.sort()) {
+      if (d.length !== 2 || !isHex(d)) continue;
+      const names = await this.fs.readdir(join(this.objectsDir, d));
+      if (!names) continue;
+      for (const n of names.sort()) if (n.length === this.hash.hexLength - 2 && isHex(n)) yield (d + n).toLowerCase();
+    }
+  }
+}

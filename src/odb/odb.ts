@@ -1,0 +1,323 @@
+/**
+ * The object database: the pack backend (MIDX chain, then unindexed packs),
+ * then loose objects. A miss refreshes the pack backend once (cheaply) before
+ * it is reported, so packs and layers written by other processes are found.
+ */
+
+import { configBool, type GitConfig } from '../config.js';
+import { AmbiguousError, CorruptError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import type { Fs } from '../io/fs.js';
+import { join } from '../io/fs.js';
+import type { MidxWarning } from '../midx/chain.js';
+import { compareOid, fromHex, type HashInfo, isHex, parseOid, toHex } from '../oid.js';
+import { TYPE_NAMES } from '../pack/entry.js';
+import type { PackContext, RawObject } from '../pack/pack.js';
+import type { GitObject, ObjectHeader, OdbStats, OdbWarning } from '../types.js';
+import type { Codec } from '../zlib/index.js';
+import { DeltaBaseCache } from './cache.js';
+import { LooseBackend } from './loose.js';
+import { type Located, PackBackend } from './pack.js';
+
+export interface OdbInit {
+  fs: Fs;
+  gitdir: string;
+  hash: HashInfo;
+  codec: Codec;
+  config: GitConfig;
+  onWarning?: (w: OdbWarning) => void;
+  deltaBaseCacheBytes?: number;
+}
+
+/** Nested REF_DELTA resolutions across packs before the chain is called cyclic. */
+const MAX_EXTERNAL_DEPTH = 1000;
+
+export class Odb {
+  readonly fs: Fs;
+  readonly gitdir: string;
+  readonly objectsDir: string;
+  readonly packDir: string;
+  readonly hash: HashInfo;
+  readonly codec: Codec;
+  readonly config: GitConfig;
+  readonly cache: DeltaBaseCache;
+  readonly packBackend: PackBackend;
+  readonly loose: LooseBackend;
+  private readonly warnFn: (w: OdbWarning) => void;
+  private externalDepth = 0;
+  private closed = false;
+
+  constructor(init: OdbInit) {
+    this.fs = init.fs;
+    this.gitdir = init.gitdir;
+    this.objectsDir = join(init.gitdir, 'objects');
+    this.packDir = join(this.objectsDir, 'pack');
+    this.hash = init.hash;
+    this.codec = init.codec;
+    this.config = init.config;
+    this.cache = new DeltaBaseCache(init.deltaBaseCacheBytes ?? 96 * 1024 * 1024);
+    this.warnFn = init.onWarning ?? (() => {});
+    const ctx: PackContext = {
+      fs: this.fs,
+      codec: this.codec,
+      hash: this.hash,
+      cache: this.cache,
+      resolveExternal: (oid) => this.resolveExternal(oid, false) as Promise<RawObject | null>,
+      resolveExternalHeader: (oid) => this.resolveExternal(oid, true) as Promise<{ type: number; size: number } | null>,
+    };
+    this.packBackend = new PackBackend(this.fs, this.packDir, ctx, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
+    this.loose = new LooseBackend(this.fs, this.objectsDir, this.codec, this.hash);
+  }
+
+  warn(w: MidxWarning | OdbWarning): void {
+    try {
+      this.warnFn({ file: w.file, reason: w.reason });
+    } catch {
+      // a throwing callback must not break reads
+    }
+  }
+
+  private async resolveExternal(oid: Uint8Array, headerOnly: boolean): Promise<RawObject | { type: number; size: number } | null> {
+    if (++this.externalDepth > MAX_EXTERNAL_DEPTH) {
+      this.externalDepth = 0;
+      throw new CorruptError(this.packDir, `REF_DELTA bases nest deeper than ${MAX_EXTERNAL_DEPTH} packs (cyclic?)`);
+    }
+    try {
+      return headerOnly ? await this.readRawHeader(oid, toHex(oid)) : await this.readRaw(oid, toHex(oid));
+    } finally {
+      this.externalDepth--;
+    }
+  }
+
+  private oidBytes(oid: string): Uint8Array {
+    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    return parseOid(typeof oid === 'string' ? oid.toLowerCase() : oid, this.hash);
+  }
+
+  /**
+   * Reads through a located pack entry; when the MIDX pointed at a pack that
+   * cannot be opened or an offset that holds no entry, falls back to the
+   * pack's own index and to the unindexed packs, with a warning.
+   */
+  private async viaPack<T>(oid: Uint8Array, loc: Located, op: (l: Located) => Promise<T>): Promise<T | null> {
+    try {
+      return await op(loc);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const packGone = code === 'ENOENT';
+      if (!packGone && !(err instanceof CorruptError)) throw err;
+      // is the MIDX offset wrong (a corrupt MIDX) while the pack itself is fine?
+      if (!packGone) {
+        const idx = await loc.pack.loadIndex().catch(() => null);
+        const pos = idx ? idx.find(oid) : -1;
+        if (pos < 0 || idx!.offsetAt(pos) === loc.offset) throw err;
+        this.warn({ file: loc.pack.idxPath, reason: `multi-pack-index offset ${loc.offset} for ${toHex(oid)} disagrees with the pack index (${idx!.offsetAt(pos)})` });
+        return op({ pack: loc.pack, offset: idx!.offsetAt(pos) });
+      }
+      this.warn({ file: loc.pack.packPath, reason: `failed to open pack: ${(err as Error).message}` });
+      const other = await this.packBackend.locateOutsideMidx(oid);
+      return other ? op(other) : null;
+    }
+  }
+
+  private async readRaw(oid: Uint8Array, hex: string): Promise<RawObject | null> {
+    const loc = await this.packBackend.locate(oid);
+    if (loc) {
+      const obj = await this.viaPack(oid, loc, (l) => l.pack.read(l.offset));
+      if (obj) return obj;
+    }
+    return this.loose.read(hex);
+  }
+
+  private async readRawHeader(oid: Uint8Array, hex: string): Promise<{ type: number; size: number } | null> {
+    const loc = await this.packBackend.locate(oid);
+    if (loc) {
+      const h = await this.viaPack(oid, loc, (l) => l.pack.readHeader(l.offset));
+      if (h) return h;
+    }
+    return this.loose.readHeader(hex);
+  }
+
+  /** The object's type and content. NotFoundError when no source has it. */
+  async read(oid: string): Promise<GitObject> {
+    const bytes = this.oidBytes(oid);
+    const hex = oid.toLowerCase();
+    let obj = await this.readRaw(bytes, hex);
+    if (!obj && (await this.packBackend.refresh())) obj = await this.readRaw(bytes, hex);
+    if (!obj) throw new NotFoundError(hex);
+    return { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
+  }
+
+  /** Type and size, without inflating the object where the format allows. */
+  async readHeader(oid: string): Promise<ObjectHeader> {
+    const bytes = this.oidBytes(oid);
+    const hex = oid.toLowerCase();
+    let h = await this.readRawHeader(bytes, hex);
+    if (!h && (await this.packBackend.refresh())) h = await this.readRawHeader(bytes, hex);
+    if (!h) throw new NotFoundError(hex);
+    return { type: TYPE_NAMES[h.type] as ObjectHeader['type'], size: h.size };
+  }
+
+  async exists(oid: string): Promise<boolean> {
+    const bytes = this.oidBytes(oid);
+    const hex = oid.toLowerCase();
+    if (await this.packBackend.locate(bytes)) return true;
+    if (await this.loose.exists(hex)) return true;
+    if (await this.packBackend.refresh()) return !!(await this.packBackend.locate(bytes));
+    return false;
+  }
+
+  /** Every object id in every source, once each, in ascending order. */
+  async *listOids(): AsyncGenerator<string> {
+    await this.packBackend.ready();
+    const H = this.hash.rawLength;
+    // k-way merge over sorted sources: layers' OID tables, unindexed packs' indexes, loose ids
+    interface Source {
+      table: Uint8Array;
+      pos: number;
+      stride: number;
+      at: number;
+      count: number;
+      i: number;
+    }
+    const sources: Source[] = [];
+    for (const layer of this.packBackend.layers) {
+      await layer.loadTables();
+      if (layer.numObjects) sources.push({ table: layer.oidTable, pos: 0, stride: H, at: 0, count: layer.numObjects, i: 0 });
+    }
+    for (const pack of this.packBackend.packs) {
+      let idx;
+      try {
+        idx = await pack.loadIndex();
+      } catch (err) {
+        this.warn({ file: pack.idxPath, reason: (err as Error).message });
+        continue;
+      }
+      if (idx.count) sources.push({ table: idx.data, pos: idx.oidPos(0), stride: idx.oidPos(1) - idx.oidPos(0), at: idx.oidPos(0), count: idx.count, i: 0 });
+    }
+    const looseIds: string[] = [];
+    for await (const id of this.loose.list()) looseIds.push(id);
+    if (looseIds.length) {
+      const t = new Uint8Array(looseIds.length * H);
+      looseIds.sort().forEach((id, i) => fromHex(id, t, i * H));
+      sources.push({ table: t, pos: 0, stride: H, at: 0, count: looseIds.length, i: 0 });
+    }
+    const heap: Source[] = sources.slice();
+    const less = (a: Source, b: Source) => compareOid(a.table, a.at, b.table, b.at, H) < 0;
+    const down = (i: number) => {
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && less(heap[l], heap[m])) m = l;
+        if (r < heap.length && less(heap[r], heap[m])) m = r;
+        if (m === i) return;
+        [heap[i], heap[m]] = [heap[m], heap[i]];
+        i = m;
+      }
+    };
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+    const last = new Uint8Array(H);
+    let any = false;
+    while (heap.length) {
+      const s = heap[0];
+      if (!any || compareOid(s.table, s.at, last, 0, H) !== 0) {
+        last.set(s.table.subarray(s.at, s.at + H));
+        any = true;
+        yield toHex(last);
+      }
+      if (++s.i < s.count) s.at = s.pos + s.i * s.stride;
+      else {
+        heap[0] = heap[heap.length - 1];
+        heap.pop();
+      }
+      if (heap.length) down(0);
+    }
+  }
+
+  /**
+   * The full object id for an abbreviation of at least 4 hex digits.
+   * AmbiguousError (with every candidate) when several objects match anywhere.
+   */
+  async expandOid(prefix: string): Promise<string> {
+    if (typeof prefix !== 'string' || prefix.length < 4 || prefix.length > this.hash.hexLength || !isHex(prefix)) {
+      throw new InvalidArgumentError(`not an object id prefix (4 to ${this.hash.hexLength} hex digits): ${String(prefix)}`);
+    }
+    const p = prefix.toLowerCase();
+    let found = await this.matches(p);
+    if (found.size === 0 && (await this.packBackend.refresh())) found = await this.matches(p);
+    if (found.size === 0) throw new NotFoundError(p, 'short object id');
+    if (found.size > 1) throw new AmbiguousError(p, [...found].sort());
+    return [...found][0];
+  }
+
+  private async matches(p: string): Promise<Set<string>> {
+    await this.packBackend.ready();
+    const H = this.hash.rawLength;
+    const whole = p.length >> 1;
+    const bytes = fromHex(p.slice(0, whole));
+    const odd = p.length & 1 ? parseInt(p[p.length - 1], 16) : -1;
+    const found = new Set<string>();
+    const scan = (table: Uint8Array, first: number, count: number, posOf: (i: number) => number) => {
+      for (let i = first; i < count; i++) {
+        const at = posOf(i);
+        if (compareOid(table, at, bytes, 0, whole) !== 0) break;
+        if (odd >= 0 && table[at + whole] >> 4 !== odd) {
+          if (table[at + whole] >> 4 > odd) break;
+          continue;
+        }
+        found.add(toHex(table, at, H));
+      }
+    };
+    for (const layer of this.packBackend.layers) {
+      await layer.loadTables();
+      scan(layer.oidTable, layer.lowerBound(bytes, whole), layer.numObjects, (i) => i * H);
+    }
+    for (const pack of this.packBackend.packs) {
+      let idx;
+      try {
+        idx = await pack.loadIndex();
+      } catch (err) {
+        this.warn({ file: pack.idxPath, reason: (err as Error).message });
+        continue;
+      }
+      scan(idx.data, idx.lowerBound(bytes, whole), idx.count, (i) => idx!.oidPos(i));
+    }
+    for (const id of await this.loose.matching(p)) found.add(id);
+    return found;
+  }
+
+  async stats(): Promise<OdbStats> {
+    await this.packBackend.ready();
+    const b = this.packBackend;
+    let packObjects = 0;
+    for (const pack of b.packs) {
+      try {
+        packObjects += (await pack.loadIndex()).count;
+      } catch {
+        // counted as empty; the warning comes when it is read
+      }
+    }
+    let looseObjects = 0;
+    for await (const _ of this.loose.list()) looseObjects++;
+    return {
+      objectFormat: this.hash.algorithm,
+      layers: b.layers.map((l) => ({ checksum: l.checksumHex, version: l.version, packs: [...l.packNames], objects: l.numObjects, file: l.file })),
+      midxPacks: b.midxPacks.map((p) => p.name),
+      packs: b.packs.map((p) => p.name),
+      midxObjects: b.layers.reduce((n, l) => n + l.numObjects, 0),
+      packObjects,
+      looseObjects,
+    };
+  }
+
+  /** Looks for new packs, layers and MIDX files now. Resolves true when something changed. */
+  refresh(): Promise<boolean> {
+    return this.packBackend.refresh();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.packBackend.close();
+    this.cache.clear();
+  }
+}

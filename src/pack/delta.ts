@@ -1,0 +1,104 @@
+/**
+ * Git's delta format (spec 1.1.4): two size varints, then copy and insert
+ * instructions. Every instruction is validated before the output is allocated,
+ * so a corrupt delta can neither overrun a buffer nor ask for a giant one.
+ */
+
+import { CorruptError } from '../errors.js';
+
+/** Reads the little-endian base-128 varint at delta[pos]; returns [value, nextPos], or [-1, pos] when truncated or too large. */
+function varint(delta: Uint8Array, pos: number): [number, number] {
+  let v = 0;
+  let shift = 0;
+  for (;;) {
+    if (pos >= delta.length || shift > 49) return [-1, pos];
+    const c = delta[pos++];
+    v += (c & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (!(c & 0x80)) return [v, pos];
+  }
+}
+
+/** The base and result sizes a delta declares, from its first bytes (which may be a prefix of the delta). */
+export function deltaSizes(delta: Uint8Array): { baseSize: number; resultSize: number } | null {
+  const [baseSize, p] = varint(delta, 0);
+  if (baseSize < 0) return null;
+  const [resultSize] = varint(delta, p);
+  if (resultSize < 0) return null;
+  return { baseSize, resultSize };
+}
+
+/** Applies `delta` to `base`, with git's checks; a bad delta is a CorruptError naming `file`. */
+export function applyDelta(base: Uint8Array, delta: Uint8Array, file: string): Uint8Array {
+  const gone = (why: string) => new CorruptError(file, `delta replay has gone wild: ${why}`);
+  if (delta.length < 4) throw gone('delta shorter than 4 bytes');
+  let [baseSize, pos] = varint(delta, 0);
+  if (baseSize < 0) throw gone('bad base size');
+  if (baseSize !== base.length) throw gone(`base size ${baseSize} does not match the base's ${base.length} bytes`);
+  let resultSize: number;
+  [resultSize, pos] = varint(delta, pos);
+  if (resultSize < 0) throw gone('bad result size');
+  const start = pos;
+  // pass 1: validate every instruction and count the output
+  let total = 0;
+  while (pos < delta.length) {
+    const cmd = delta[pos++];
+    if (cmd & 0x80) {
+      let off = 0;
+      let size = 0;
+      if (cmd & 0x01) off = delta[pos++];
+      if (cmd & 0x02) off |= delta[pos++] << 8;
+      if (cmd & 0x04) off |= delta[pos++] << 16;
+      if (cmd & 0x08) off = (off | 0) + delta[pos++] * 0x1000000;
+      if (cmd & 0x10) size = delta[pos++];
+      if (cmd & 0x20) size |= delta[pos++] << 8;
+      if (cmd & 0x40) size |= delta[pos++] << 16;
+      if (pos > delta.length) throw gone('truncated copy instruction');
+      if (size === 0) size = 0x10000;
+      if (off + size > baseSize) throw gone(`copy of ${size} bytes at ${off} outside the ${baseSize}-byte base`);
+      total += size;
+    } else if (cmd) {
+      if (pos + cmd > delta.length) throw gone('insert past the end of the delta');
+      pos += cmd;
+      total += cmd;
+    } else {
+      throw gone('unexpected delta opcode 0');
+    }
+    if (total > resultSize) throw gone(`output exceeds the declared ${resultSize} bytes`);
+  }
+  if (total !== resultSize) throw gone(`output is ${total} bytes, the delta declares ${resultSize}`);
+  // pass 2: build the result
+  const out = new Uint8Array(resultSize);
+  let o = 0;
+  pos = start;
+  while (pos < delta.length) {
+    const cmd = delta[pos++];
+    if (cmd & 0x80) {
+      let off = 0;
+      let size = 0;
+      if (cmd & 0x01) off = delta[pos++];
+      if (cmd & 0x02) off |= delta[pos++] << 8;
+      if (cmd & 0x04) off |= delta[pos++] << 16;
+      if (cmd & 0x08) off = (off | 0) + delta[pos++] * 0x1000000;
+      if (cmd & 0x10) size = delta[pos++];
+      if (cmd & 0x20) size |= delta[pos++] << 8;
+      if (cmd & 0x40) size |= delta[pos++] << 16;
+      if (size === 0) size = 0x10000;
+      if (size < 64) {
+        for (let i = 0; i < size; i++) out[o + i] = base[off + i];
+      } else {
+        out.set(base.subarray(off, off + size), o);
+      }
+      o += size;
+    } else {
+      if (cmd < 16) {
+        for (let i = 0; i < cmd; i++) out[o + i] = delta[pos + i];
+      } else {
+        out.set(delta.subarray(pos, pos + cmd), o);
+      }
+      pos += cmd;
+      o += cmd;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,186 @@
+/**
+ * Pack index (.idx) versions 1 and 2, parsed in place: the fanout is copied
+ * into a Uint32Array, the OID table and offsets stay in the file's bytes and
+ * are binary-searched there.
+ */
+
+import { CorruptError } from '../errors.js';
+import { compareOid, type HashInfo } from '../oid.js';
+
+const IDX_V2_MAGIC = 0xff744f63;
+
+export class PackIndex {
+  readonly version: 1 | 2;
+  /** number of objects N */
+  readonly count: number;
+  readonly fanout: Uint32Array;
+  private readonly view: DataView;
+  private readonly oidBase: number;
+  private readonly oidStride: number;
+  private readonly crcBase: number;
+  private readonly offBase: number;
+  private readonly largeBase: number;
+  private readonly largeCount: number;
+  private sorted: Float64Array | null = null;
+
+  private constructor(
+    readonly file: string,
+    readonly data: Uint8Array,
+    readonly hash: HashInfo,
+  ) {
+    const H = hash.rawLength;
+    const size = data.length;
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    if (size < 1024 + 2 * H) throw new CorruptError(file, `index file is too small (${size} bytes)`);
+    const v2 = this.view.getUint32(0) === IDX_V2_MAGIC;
+    let fanoutAt = 0;
+    if (v2) {
+      const version = this.view.getUint32(4);
+      if (version !== 2) throw new CorruptError(file, `index file is version ${version} and is not supported`);
+      if (size < 8 + 1024 + 2 * H) throw new CorruptError(file, `index file is too small (${size} bytes)`);
+      fanoutAt = 8;
+    }
+    this.version = v2 ? 2 : 1;
+    const fanout = new Uint32Array(256);
+    let prev = 0;
+    for (let i = 0; i < 256; i++) {
+      const f = this.view.getUint32(fanoutAt + 4 * i);
+      if (f < prev) throw new CorruptError(file, `non-monotonic index (fanout[${i}] = ${f} < ${prev})`);
+      fanout[i] = prev = f;
+    }
+    this.fanout = fanout;
+    const n = (this.count = fanout[255]);
+    if (!v2) {
+      const want = 1024 + n * (H + 4) + 2 * H;
+      if (size !== want) throw new CorruptError(file, `wrong index v1 file size: ${size} bytes for ${n} objects (want ${want})`);
+      this.oidBase = 1024 + 4;
+      this.oidStride = H + 4;
+      this.offBase = 1024;
+      this.crcBase = -1;
+      this.largeBase = -1;
+      this.largeCount = 0;
+    } else {
+      const min = 8 + 1024 + n * (H + 8) + 2 * H;
+      const max = min + (n > 0 ? 8 * (n - 1) : 0);
+      if (size < min || size > max || (size - min) % 8 !== 0) {
+        throw new CorruptError(file, `wrong index v2 file size: ${size} bytes for ${n} objects`);
+      }
+      this.oidBase = 8 + 1024;
+      this.oidStride = H;
+      this.crcBase = this.oidBase + n * H;
+      this.offBase = this.crcBase + 4 * n;
+      this.largeBase = this.offBase + 4 * n;
+      this.largeCount = (size - min) / 8;
+    }
+  }
+
+  static parse(file: string, data: Uint8Array, hash: HashInfo): PackIndex {
+    return new PackIndex(file, data, hash);
+  }
+
+  /** the pack's trailing checksum as recorded in the .idx */
+  get packChecksum(): Uint8Array {
+    const H = this.hash.rawLength;
+    return this.data.subarray(this.data.length - 2 * H, this.data.length - H);
+  }
+
+  /** the .idx file's own trailing checksum */
+  get checksum(): Uint8Array {
+    return this.data.subarray(this.data.length - this.hash.rawLength);
+  }
+
+  /** byte position in `data` of the i-th OID (sorted order) */
+  oidPos(i: number): number {
+    return this.oidBase + i * this.oidStride;
+  }
+
+  /** Position of the object in OID order, or -1. */
+  find(oid: Uint8Array, oidOff = 0): number {
+    const b = oid[oidOff];
+    let lo = b === 0 ? 0 : this.fanout[b - 1];
+    let hi = this.fanout[b];
+    const H = this.hash.rawLength;
+    const data = this.data;
+    const base = this.oidBase;
+    const stride = this.oidStride;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareOid(data, base + mid * stride, oid, oidOff, H);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return -1;
+  }
+
+  /** First position whose OID is >= the given bytes (compared over `len` bytes), searching the fanout bucket of byte 0. */
+  lowerBound(prefix: Uint8Array, len: number): number {
+    const b = prefix[0];
+    let lo = b === 0 ? 0 : this.fanout[b - 1];
+    let hi = this.fanout[b];
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareOid(this.data, this.oidBase + mid * this.oidStride, prefix, 0, len) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The pack offset of the object at position i (validated against the large-offset table). */
+  offsetAt(i: number): number {
+    if (this.version === 1) return this.view.getUint32(this.offBase + i * (this.hash.rawLength + 4));
+    const v = this.view.getUint32(this.offBase + 4 * i);
+    if (!(v & 0x80000000)) return v;
+    const k = v & 0x7fffffff;
+    if (k >= this.largeCount) throw new CorruptError(this.file, `large offset index ${k} beyond the table of ${this.largeCount} (truncated index?)`);
+    const at = this.largeBase + 8 * k;
+    const hi = this.view.getUint32(at);
+    const lo = this.view.getUint32(at + 4);
+    if (hi >= 0x200000) throw new CorruptError(this.file, `large offset ${hi}:${lo} is beyond 2^53`);
+    return hi * 0x100000000 + lo;
+  }
+
+  /** CRC32 of the packed entry at position i (v2 only; -1 for v1). */
+  crcAt(i: number): number {
+    return this.version === 2 ? this.view.getUint32(this.crcBase + 4 * i) : -1;
+  }
+
+  /** Copies the H-byte OID at position i into out[outOff]. */
+  copyOid(i: number, out: Uint8Array, outOff = 0): void {
+    const p = this.oidBase + i * this.oidStride;
+    out.set(this.data.subarray(p, p + this.hash.rawLength), outOff);
+  }
+
+  oidBytes(i: number): Uint8Array {
+    const p = this.oidBase + i * this.oidStride;
+    return this.data.subarray(p, p + this.hash.rawLength);
+  }
+
+  /**
+   * Every object offset in ascending pack order. An entry's bytes end where the
+   * next entry begins (or at the pack trailer), so this gives exact read lengths.
+   */
+  sortedOffsets(): Float64Array {
+    if (!this.sorted) {
+      const s = new Float64Array(this.count);
+      for (let i = 0; i < this.count; i++) s[i] = this.offsetAt(i);
+      s.sort();
+      this.sorted = s;
+    }
+    return this.sorted;
+  }
+
+  /** Where the entry starting at `offset` ends: the next entry's offset, or `packEnd`; -1 if no entry starts there. */
+  entryEnd(offset: number, packEnd: number): number {
+    const s = this.sortedOffsets();
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (s[mid] < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= s.length || s[lo] !== offset) return -1;
+    return lo + 1 < s.length ? s[lo + 1] : packEnd;
+  }
+}

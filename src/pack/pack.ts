@@ -1,0 +1,259 @@
+/**
+ * One pack: its .idx, opened on first use, and its .pack, read at positions.
+ * An entry's bytes run from its offset to the next entry's offset in pack
+ * order, so one positional read fetches exactly what an object needs.
+ */
+
+import { CorruptError } from '../errors.js';
+import type { Fs, RandomAccessFile } from '../io/fs.js';
+import { join } from '../io/fs.js';
+import type { HashInfo } from '../oid.js';
+import { compareOid, toHex } from '../oid.js';
+import type { Codec } from '../zlib/index.js';
+import type { CachedObject, DeltaBaseCache } from '../odb/cache.js';
+import { DeltaBaseCache as Cache } from '../odb/cache.js';
+import { applyDelta, deltaSizes } from './delta.js';
+import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
+import { PackIndex } from './idx.js';
+
+/** A resolved object: type 1..4 and content. */
+export type RawObject = CachedObject;
+
+export interface PackContext {
+  readonly fs: Fs;
+  readonly codec: Codec;
+  readonly hash: HashInfo;
+  readonly cache: DeltaBaseCache;
+  /** a REF_DELTA base that is not in this pack (thin packs; another pack or a loose object) */
+  resolveExternal(oid: Uint8Array): Promise<RawObject | null>;
+  resolveExternalHeader(oid: Uint8Array): Promise<{ type: number; size: number } | null>;
+}
+
+/** Longest delta chain followed before the pack is called corrupt (git's default depth is 50; aggressive repacks use 250). */
+const MAX_CHAIN = 10000;
+/** Bytes read to parse an entry header (and the start of a delta) without reading the entry. */
+const HEADER_PROBE = 96;
+
+let nextPackId = 1;
+
+function sync<T>(x: T | Promise<T>): x is T {
+  return !(x instanceof Promise);
+}
+
+export class Pack {
+  readonly id = nextPackId++;
+  readonly idxPath: string;
+  readonly packPath: string;
+  private index: PackIndex | null = null;
+  private indexLoading: Promise<PackIndex> | null = null;
+  private file: RandomAccessFile | null = null;
+  private fileOpening: Promise<RandomAccessFile> | null = null;
+  private packEnd = 0;
+
+  constructor(
+    private readonly ctx: PackContext,
+    readonly packDir: string,
+    /** the .idx basename, as a MIDX names it */
+    readonly name: string,
+  ) {
+    this.idxPath = join(packDir, name);
+    this.packPath = join(packDir, name.replace(/\.idx$/, '.pack'));
+  }
+
+  /** the index if it is loaded already */
+  get loadedIndex(): PackIndex | null {
+    return this.index;
+  }
+
+  loadIndex(): Promise<PackIndex> {
+    if (this.index) return Promise.resolve(this.index);
+    if (!this.indexLoading) {
+      this.indexLoading = (async () => {
+        const data = await this.ctx.fs.readFile(this.idxPath);
+        this.index = PackIndex.parse(this.idxPath, data, this.ctx.hash);
+        return this.index;
+      })();
+      this.indexLoading.catch(() => {
+        this.indexLoading = null;
+      });
+    }
+    return this.indexLoading;
+  }
+
+  /** Opens the .pack and checks it against the .idx as git does (header, object count, trailer). */
+  open(): Promise<RandomAccessFile> {
+    if (this.file) return Promise.resolve(this.file);
+    if (!this.fileOpening) {
+      this.fileOpening = (async () => {
+        const idx = await this.loadIndex();
+        const f = await this.ctx.fs.open(this.packPath);
+        try {
+          const H = this.ctx.hash.rawLength;
+          const path = this.packPath;
+          if (f.size < 12 + H) throw new CorruptError(path, 'file is far too short to be a packfile');
+          const head = await f.read(0, 12);
+          const dv = new DataView(head.buffer, head.byteOffset, 12);
+          if (dv.getUint32(0) !== 0x5041434b) throw new CorruptError(path, 'file is not a GIT packfile');
+          const version = dv.getUint32(4);
+          if (version !== 2 && version !== 3) throw new CorruptError(path, `packfile is version ${version} and not supported`);
+          const count = dv.getUint32(8);
+          if (count !== idx.count) throw new CorruptError(path, `packfile claims to have ${count} objects while index indicates ${idx.count} objects`);
+          const trailer = await f.read(f.size - H, H);
+          if (compareOid(trailer, 0, idx.packChecksum, 0, H) !== 0) throw new CorruptError(path, 'packfile does not match index');
+          this.packEnd = f.size - H;
+          this.file = f;
+          return f;
+        } catch (err) {
+          await f.close();
+          throw err;
+        }
+      })();
+      this.fileOpening.catch(() => {
+        this.fileOpening = null;
+      });
+    }
+    return this.fileOpening;
+  }
+
+  /** The byte range [offset, end) of the entry at `offset`, validated. */
+  private entryEnd(idx: PackIndex, offset: number): number {
+    if (offset < 12 || offset >= this.packEnd) throw new CorruptError(this.packPath, `offset ${offset} is outside the pack's entries (12..${this.packEnd})`);
+    const end = idx.entryEnd(offset, this.packEnd);
+    if (end < 0) throw new CorruptError(this.packPath, `no entry starts at offset ${offset}`);
+    return end;
+  }
+
+  private inflate(compressed: Uint8Array, size: number, offset: number): Uint8Array {
+    let out: Uint8Array;
+    try {
+      out = this.ctx.codec.inflate(compressed);
+    } catch (err) {
+      throw new CorruptError(this.packPath, `bad zlib stream in entry at offset ${offset}: ${(err as Error).message}`, { cause: err });
+    }
+    if (out.length !== size) throw new CorruptError(this.packPath, `entry at offset ${offset} inflates to ${out.length} bytes, its header says ${size}`);
+    return out;
+  }
+
+  /** Reads and resolves the object whose entry starts at `offset`. */
+  async read(offset: number): Promise<RawObject> {
+    const f = this.file ?? (await this.open());
+    const idx = this.index!;
+    const cache = this.ctx.cache;
+    const H = this.ctx.hash.rawLength;
+    const top = Cache.key(this.id, offset);
+    const hit = cache.get(top);
+    // a cached base handed to a caller is copied: callers own what read() returns
+    if (hit) return { type: hit.type, data: hit.data.slice() };
+    // walk down the chain to a base, inflating each delta on the way
+    const deltas: Uint8Array[] = [];
+    const keys: number[] = [];
+    let base: RawObject | null = null;
+    let at = offset;
+    for (;;) {
+      if (deltas.length > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
+      if (deltas.length > 0) {
+        const c = cache.get(Cache.key(this.id, at));
+        if (c) {
+          base = c;
+          break;
+        }
+      }
+      const end = this.entryEnd(idx, at);
+      const r = f.read(at, end - at);
+      const bytes = sync(r) ? r : await r;
+      const h = parseEntryHeader(bytes, at, H, this.packPath);
+      if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
+      const data = this.inflate(bytes.subarray(h.headerLength), h.size, at);
+      if (h.type === OBJ_OFS_DELTA) {
+        deltas.push(data);
+        keys.push(Cache.key(this.id, at));
+        at = h.baseOffset;
+        continue;
+      }
+      if (h.type === OBJ_REF_DELTA) {
+        deltas.push(data);
+        keys.push(Cache.key(this.id, at));
+        const oid = bytes.subarray(h.baseOidAt, h.baseOidAt + H);
+        const pos = idx.find(oid);
+        if (pos >= 0) {
+          at = idx.offsetAt(pos);
+          continue;
+        }
+        base = await this.ctx.resolveExternal(oid);
+        if (!base) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(oid)} of the entry at offset ${at} is missing`);
+        break;
+      }
+      base = { type: h.type, data };
+      if (deltas.length > 0) cache.set(Cache.key(this.id, at), base);
+      break;
+    }
+    // apply the deltas from the base up; every intermediate result is a base worth caching
+    let obj = base;
+    for (let i = deltas.length - 1; i >= 0; i--) {
+      obj = { type: obj.type, data: applyDelta(obj.data, deltas[i], this.packPath) };
+      if (i > 0) cache.set(keys[i], obj);
+    }
+    return obj;
+  }
+
+  /** Type and size of the object at `offset`, reading entry headers only (and the first bytes of the top delta). */
+  async readHeader(offset: number): Promise<{ type: number; size: number }> {
+    const f = this.file ?? (await this.open());
+    const idx = this.index!;
+    const H = this.ctx.hash.rawLength;
+    let size = -1;
+    let at = offset;
+    for (let depth = 0; ; depth++) {
+      if (depth > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
+      const cached = this.ctx.cache.get(Cache.key(this.id, at));
+      if (cached) return { type: cached.type, size: size >= 0 ? size : cached.data.length };
+      const end = this.entryEnd(idx, at);
+      const len = Math.min(end - at, HEADER_PROBE + H);
+      const r = f.read(at, len);
+      const bytes = sync(r) ? r : await r;
+      const h = parseEntryHeader(bytes, at, H, this.packPath);
+      if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
+      if (h.type !== OBJ_OFS_DELTA && h.type !== OBJ_REF_DELTA) return { type: h.type, size: size >= 0 ? size : h.size };
+      if (size < 0) {
+        // the result size is the delta's second varint: inflate just its start
+        let head = this.ctx.codec.inflatePrefix(bytes.subarray(h.headerLength), 32);
+        let sizes = deltaSizes(head);
+        if (!sizes) {
+          const whole = await f.read(at, end - at);
+          head = this.inflate(whole.subarray(h.headerLength), h.size, at);
+          sizes = deltaSizes(head);
+          if (!sizes) throw new CorruptError(this.packPath, `delta at offset ${at} has no size header`);
+        }
+        size = sizes.resultSize;
+      }
+      if (h.type === OBJ_OFS_DELTA) {
+        at = h.baseOffset;
+        continue;
+      }
+      const oid = bytes.subarray(h.baseOidAt, h.baseOidAt + H);
+      const pos = idx.find(oid);
+      if (pos >= 0) {
+        at = idx.offsetAt(pos);
+        continue;
+      }
+      const ext = await this.ctx.resolveExternalHeader(oid);
+      if (!ext) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(oid)} of the entry at offset ${at} is missing`);
+      return { type: ext.type, size };
+    }
+  }
+
+  /** The raw entry bytes at `offset` (header and compressed data), for writers that copy entries. */
+  async readEntryBytes(offset: number): Promise<Uint8Array> {
+    const f = await this.open();
+    const end = this.entryEnd(this.index!, offset);
+    return f.read(offset, end - offset);
+  }
+
+  async close(): Promise<void> {
+    const f = this.file;
+    this.file = null;
+    this.fileOpening = null;
+    this.ctx.cache.dropPack(this.id);
+    if (f) await f.close();
+  }
+}
