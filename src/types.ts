@@ -67,3 +67,17 @@ export interface OdbStats {
   /** number of loose object files */
   looseObjects: number;
 }
+
+/** Where an object is stored (see `Odb.locate`). */
+export interface ObjectLocation {
+  /** 'midx': found through a MIDX layer; 'pack': an unindexed pack; 'loose': a loose file */
+  source: 'midx' | 'pack' | 'loose';
+  /** the pack's `.idx` name */
+  pack?: string;
+  /** the entry's offset in the pack */
+  offset?: number;
+  /** checksum (hex) of the MIDX layer that answered */
+  layer?: string;
+  /** the loose object's path */
+  file?: string;
+}

@@ -35,7 +35,8 @@ export function parseToc(toc: Uint8Array, count: number, fileSize: number, hashL
   const limit = fileSize - hashLength;
   const tocEnd = MIDX_HEADER_SIZE + TOC_ENTRY_SIZE * (count + 1);
   if (tocEnd > limit) return `table of contents (${count} chunks) does not fit in the file`;
-  const u64 = (at: number) => dv.getUint32(at) * 0x100000000 + dv.getUint32(at + 4);
+  // offsets are u64: BigInt keeps git's exact value for the messages
+  const u64 = (at: number) => dv.getBigUint64(at);
   const chunks: ChunkRange[] = [];
   const seen = new Set<number>();
   for (let i = 0; i < count; i++) {
@@ -44,14 +45,15 @@ export function parseToc(toc: Uint8Array, count: number, fileSize: number, hashL
     const offset = u64(at + 4);
     const next = u64(at + TOC_ENTRY_SIZE + 4);
     if (id === 0) return 'terminating chunk id appears earlier than expected';
-    if (offset % 4 !== 0) return `chunk id ${hex32(id)} not 4-byte aligned`;
-    if (next < offset || next > limit) return `improper chunk offset(s) ${offset.toString(16)} and ${next.toString(16)}`;
+    if (offset % 4n !== 0n) return `chunk id ${hex32(id)} not 4-byte aligned`;
+    if (next < offset || next > BigInt(limit)) return `improper chunk offset(s) ${offset.toString(16)} and ${next.toString(16)}`;
     if (seen.has(id)) return `duplicate chunk ID ${hex32(id)} found`;
-    if (i === 0 && offset < tocEnd) return `first chunk at ${offset} overlaps the table of contents`;
     seen.add(id);
-    chunks.push({ id, offset, size: next - offset });
+    chunks.push({ id, offset: Number(offset), size: Number(next - offset) });
   }
   const finalId = dv.getUint32(count * TOC_ENTRY_SIZE);
   if (finalId !== 0) return `final chunk has non-zero id ${hex32(finalId)}`;
+  // git does not check this; a reader that trusts no file does
+  if (chunks.length && chunks[0].offset < tocEnd) return `first chunk at ${chunks[0].offset} overlaps the table of contents`;
   return chunks;
 }

@@ -12,7 +12,7 @@ import type { MidxWarning } from '../midx/chain.js';
 import { compareOid, fromHex, type HashInfo, isHex, parseOid, toHex } from '../oid.js';
 import { TYPE_NAMES } from '../pack/entry.js';
 import type { PackContext, RawObject } from '../pack/pack.js';
-import type { GitObject, ObjectHeader, OdbStats, OdbWarning } from '../types.js';
+import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
 import { DeltaBaseCache } from './cache.js';
 import { LooseBackend } from './loose.js';
@@ -137,13 +137,23 @@ export class Odb {
     return this.loose.readHeader(hex);
   }
 
+  /**
+   * The error for an object no source has: NotFoundError, unless a pack index
+   * could not be read, in which case the object may well be in that pack and
+   * the honest answer is the CorruptError naming it.
+   */
+  private missing(hex: string): Error {
+    const broken = this.packBackend.broken.values().next();
+    return broken.done ? new NotFoundError(hex) : broken.value;
+  }
+
   /** The object's type and content. NotFoundError when no source has it. */
   async read(oid: string): Promise<GitObject> {
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
     let obj = await this.readRaw(bytes, hex);
     if (!obj && (await this.packBackend.refresh())) obj = await this.readRaw(bytes, hex);
-    if (!obj) throw new NotFoundError(hex);
+    if (!obj) throw this.missing(hex);
     return { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
   }
 
@@ -153,7 +163,7 @@ export class Odb {
     const hex = oid.toLowerCase();
     let h = await this.readRawHeader(bytes, hex);
     if (!h && (await this.packBackend.refresh())) h = await this.readRawHeader(bytes, hex);
-    if (!h) throw new NotFoundError(hex);
+    if (!h) throw this.missing(hex);
     return { type: TYPE_NAMES[h.type] as ObjectHeader['type'], size: h.size };
   }
 
@@ -164,6 +174,27 @@ export class Odb {
     if (await this.loose.exists(hex)) return true;
     if (await this.packBackend.refresh()) return !!(await this.packBackend.locate(bytes));
     return false;
+  }
+
+  /**
+   * Where an object is read from: the MIDX layer and pack entry, an unindexed
+   * pack entry, or a loose file; null when it is nowhere.
+   */
+  async locate(oid: string): Promise<ObjectLocation | null> {
+    const bytes = this.oidBytes(oid);
+    const hex = oid.toLowerCase();
+    const find = async (): Promise<ObjectLocation | null> => {
+      const loc = await this.packBackend.locate(bytes);
+      if (loc) {
+        const layer = this.packBackend.layerOf(loc.pack);
+        return { source: layer ? 'midx' : 'pack', pack: loc.pack.name, offset: loc.offset, layer: layer?.checksumHex };
+      }
+      if (await this.loose.exists(hex)) return { source: 'loose', file: this.loose.pathOf(hex) };
+      return null;
+    };
+    const first = await find();
+    if (first) return first;
+    return (await this.packBackend.refresh()) ? find() : null;
   }
 
   /** Every object id in every source, once each, in ascending order. */
@@ -254,7 +285,7 @@ export class Odb {
     await this.packBackend.ready();
     const H = this.hash.rawLength;
     const whole = p.length >> 1;
-    const bytes = fromHex(p.slice(0, whole));
+    const bytes = fromHex(p.slice(0, whole * 2));
     const odd = p.length & 1 ? parseInt(p[p.length - 1], 16) : -1;
     const found = new Set<string>();
     const scan = (table: Uint8Array, first: number, count: number, posOf: (i: number) => number) => {

@@ -38,6 +38,8 @@ export class PackBackend {
   /** packs in the directory that no layer names, newest first */
   packs: Pack[] = [];
   lastFound: Pack | null = null;
+  /** unindexed packs whose .idx failed to load, with the error (retried when the directory changes) */
+  readonly broken = new Map<Pack, Error>();
 
   private packByName = new Map<string, Pack>();
   private listing = '';
@@ -102,6 +104,7 @@ export class PackBackend {
     if (this.loaded && !midxChanged && listing === this.listing) return false;
     this.listing = listing;
     this.loaded = true;
+    this.broken.clear();
 
     if (midxChanged) {
       const old = new Map(this.layers.map((l) => [l.file, l]));
@@ -171,6 +174,12 @@ export class PackBackend {
     return true;
   }
 
+  /** The layer that names `pack`, or null for an unindexed pack. */
+  layerOf(pack: Pack): MidxFile | null {
+    for (const layer of this.layers) if (layer.packNames.includes(pack.name)) return layer;
+    return null;
+  }
+
   /** Ensures the first load happened. */
   async ready(): Promise<void> {
     if (!this.loaded) await this.refresh();
@@ -207,9 +216,11 @@ export class PackBackend {
       if (pack === last) continue;
       let idx = pack.loadedIndex;
       if (!idx) {
+        if (this.broken.has(pack)) continue;
         try {
           idx = await pack.loadIndex();
         } catch (err) {
+          this.broken.set(pack, err as Error);
           this.warn({ file: pack.idxPath, reason: (err as Error).message });
           continue;
         }

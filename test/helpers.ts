@@ -1,0 +1,163 @@
+/** Shared test helpers: the git-2.55 fixtures, temporary copies, the system git, and fs clients of every kind. */
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'git');
+
+export interface Fixture {
+  name: string;
+  dir: string;
+  gitdir: string;
+  algorithm: 'sha1' | 'sha256';
+}
+
+export function fixtures(): Fixture[] {
+  return fs
+    .readdirSync(FIXTURES)
+    .filter((n) => fs.existsSync(path.join(FIXTURES, n, 'repo.git')))
+    .sort()
+    .map((name) => ({
+      name,
+      dir: path.join(FIXTURES, name),
+      gitdir: path.join(FIXTURES, name, 'repo.git'),
+      algorithm: name.startsWith('sha256') ? 'sha256' : 'sha1',
+    }));
+}
+
+export interface ExpectedObject {
+  oid: string;
+  type: string;
+  size: number;
+}
+
+export function expectedObjects(f: Fixture): ExpectedObject[] {
+  const file = path.join(f.dir, 'expect', 'objects.txt');
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [oid, type, size] = l.split(' ');
+      return { oid, type, size: Number(size) };
+    });
+}
+
+export function gitHash(algorithm: string, type: string, data: Uint8Array): string {
+  return crypto.createHash(algorithm).update(`${type} ${data.length}\0`).update(data).digest('hex');
+}
+
+/** A fresh temporary directory, removed by the returned cleanup. */
+export function tmpdir(prefix = 'midx-odb-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Copies a fixture's repo.git into a temporary directory (writable copies of every file). */
+export function copyRepo(f: Fixture): string {
+  const dest = path.join(tmpdir(), 'repo.git');
+  fs.cpSync(f.gitdir, dest, { recursive: true });
+  for (const file of walk(dest)) fs.chmodSync(file, 0o644);
+  return dest;
+}
+
+export function walk(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...walk(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'A U Thor',
+  GIT_AUTHOR_EMAIL: 'author@example.com',
+  GIT_COMMITTER_NAME: 'C O Mitter',
+  GIT_COMMITTER_EMAIL: 'committer@example.com',
+  GIT_AUTHOR_DATE: '1700000000 +0000',
+  GIT_COMMITTER_DATE: '1700000000 +0000',
+  GIT_CONFIG_NOSYSTEM: '1',
+  HOME: os.tmpdir(),
+};
+
+/** Runs the system git; returns stdout as a Buffer. Throws with stderr on failure. */
+export function git(args: string[], opts: { cwd?: string; input?: string | Buffer; env?: Record<string, string> } = {}): Buffer {
+  return execFileSync('git', args, { cwd: opts.cwd, input: opts.input, env: { ...GIT_ENV, ...opts.env }, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export function gitRun(args: string[], opts: { cwd?: string; input?: string | Buffer } = {}) {
+  const r = spawnSync('git', args, { cwd: opts.cwd, input: opts.input, env: GIT_ENV, maxBuffer: 1 << 30 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
+/** Parses `git cat-file --batch` output into a map oid → {type, data}. */
+export function parseBatch(out: Buffer): Map<string, { type: string; data: Buffer }> {
+  const map = new Map<string, { type: string; data: Buffer }>();
+  let p = 0;
+  while (p < out.length) {
+    const nl = out.indexOf(10, p);
+    const [oid, type, size] = out.subarray(p, nl).toString().split(' ');
+    const n = Number(size);
+    map.set(oid, { type, data: out.subarray(nl + 1, nl + 1 + n) });
+    p = nl + 1 + n + 1;
+  }
+  return map;
+}
+
+/** A LightningFS-like client: promise readFile/readdir/stat/writeFile... only, no open(), no sync calls. */
+export function readFileOnlyFs() {
+  const p = fs.promises;
+  return {
+    readFile: (f: string) => p.readFile(f),
+    writeFile: (f: string, d: Uint8Array | string) => p.writeFile(f, d),
+    readdir: (d: string) => p.readdir(d),
+    stat: (f: string) => p.stat(f),
+    lstat: (f: string) => p.lstat(f),
+    mkdir: (d: string) => p.mkdir(d),
+    rmdir: (d: string) => p.rmdir(d),
+    unlink: (f: string) => p.unlink(f),
+    rename: (a: string, b: string) => p.rename(a, b),
+    readlink: (f: string) => p.readlink(f),
+    symlink: (a: string, b: string) => p.symlink(a, b),
+  };
+}
+
+/** Counts calls to a client's methods (to prove that no .pack is read whole, say). */
+export function countingFs<T extends object>(client: T): { fs: T; calls: Array<{ method: string; path: string }> } {
+  const calls: Array<{ method: string; path: string }> = [];
+  const wrap = (obj: any): any =>
+    new Proxy(obj, {
+      get(target, prop, recv) {
+        const v = Reflect.get(target, prop, recv);
+        if (prop === 'promises' && v && typeof v === 'object') return wrap(v);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          calls.push({ method: String(prop), path: String(args[0]) });
+          return v.apply(target, args);
+        };
+      },
+      getOwnPropertyDescriptor(target, prop) {
+        return Reflect.getOwnPropertyDescriptor(target, prop);
+      },
+    });
+  return { fs: wrap(client), calls };
+}
+
+/** Loads a directory tree from disk into a memfs volume at the same path. */
+export async function memfsCopy(root: string) {
+  const { Volume } = await import('memfs');
+  const vol = new Volume();
+  for (const file of walk(root)) {
+    vol.mkdirSync(path.dirname(file), { recursive: true });
+    vol.writeFileSync(file, fs.readFileSync(file));
+  }
+  return vol;
+}
