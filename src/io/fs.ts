@@ -28,6 +28,12 @@ export interface RandomAccessFile {
    * the file (callers check bounds first; this is the last line of defence).
    */
   read(pos: number, len: number): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Synchronous files only: the bytes in a scratch buffer shared by every file,
+   * valid until the next readScratch call. Saves an allocation per entry on
+   * hot paths that consume the bytes at once (inflate).
+   */
+  readScratch?(pos: number, len: number): Uint8Array;
   close(): void | Promise<void>;
 }
 
@@ -164,6 +170,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       ? client
       : null;
   const hasOpen = typeof p.open === 'function';
+  let scratch = new Uint8Array(64 * 1024);
 
   const fs: Fs = {
     client,
@@ -221,6 +228,17 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
               done += n;
             }
             return buf;
+          },
+          readScratch(pos: number, len: number): Uint8Array {
+            if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+            if (scratch.length < len) scratch = new Uint8Array(Math.max(len, scratch.length * 2));
+            let done = 0;
+            while (done < len) {
+              const n = syncIo.readSync(fd, scratch, done, len - done, pos + done);
+              if (!n) throw shortRead(path, pos, len, pos + done);
+              done += n;
+            }
+            return scratch.subarray(0, len);
           },
           close() {
             if (!closed) {

@@ -159,8 +159,12 @@ export class Pack {
         }
       }
       const end = this.entryEnd(idx, at);
-      const r = f.read(at, end - at);
-      const bytes = sync(r) ? r : await r;
+      let bytes: Uint8Array;
+      if (f.readScratch) bytes = f.readScratch(at, end - at);
+      else {
+        const r = f.read(at, end - at);
+        bytes = sync(r) ? r : await r;
+      }
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
       const data = this.inflate(bytes.subarray(h.headerLength), h.size, at);
@@ -173,7 +177,8 @@ export class Pack {
       if (h.type === OBJ_REF_DELTA) {
         deltas.push(data);
         keys.push(Cache.key(this.id, at));
-        const oid = bytes.subarray(h.baseOidAt, h.baseOidAt + H);
+        // a copy: `bytes` may be the shared scratch buffer, and the lookups below read
+        const oid = bytes.slice(h.baseOidAt, h.baseOidAt + H);
         const pos = idx.find(oid);
         if (pos >= 0) {
           at = idx.offsetAt(pos);
