@@ -29,7 +29,7 @@ export async function openOdb(options: OpenOdbOptions): Promise<Odb> {
     if (format !== 'sha1' && format !== 'sha256') throw new UnsupportedError(`unknown object format '${format}' in ${join(options.gitdir, 'config')}`);
     algorithm = format;
   }
-  const codec = await loadCodec();
+  const codec = await loadCodec({ forcePako: options.zlib === 'pako' });
   return new Odb({
     fs,
     gitdir: options.gitdir,

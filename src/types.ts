@@ -35,6 +35,8 @@ export interface OpenOdbOptions {
   deltaBaseCacheBytes?: number;
   /** byte budget for files read whole on clients without positional reads (default 256 MiB) */
   wholeFileBudget?: number;
+  /** 'auto' (default): node's zlib in Node, pako elsewhere; 'pako': pako everywhere (the browser path, testable in Node) */
+  zlib?: 'auto' | 'pako';
   /** the repository's hash algorithm; read from the config when omitted */
   objectFormat?: HashAlgorithm;
 }
@@ -80,4 +82,95 @@ export interface ObjectLocation {
   layer?: string;
   /** the loose object's path */
   file?: string;
+}
+
+/** One finding of `Odb.verifyMidx()` (git's `multi-pack-index verify`, run on every layer). */
+export interface VerifyProblem {
+  /**
+   * How git labels it: 'error' for git's `error:` lines and for verify's own
+   * reports (which git prints without a prefix), 'fatal' where git dies,
+   * 'warning' for `warning:` lines. A load error printed before git falls back
+   * to another MIDX is an 'error' that does not fail the verification by itself.
+   */
+  level: 'error' | 'fatal' | 'warning';
+  /** git's text, without any `error: ` / `fatal: ` / `warning: ` prefix */
+  message: string;
+  /** the line git 2.55 writes on stderr for it: verify's own reports carry no prefix, the others `error: `, `fatal: ` or `warning: ` */
+  stderr: string;
+  /** the file concerned: a MIDX file or layer, a chain file, a pack */
+  file?: string;
+  /** the layer it belongs to, by its checksum in lowercase hex (a chain layer's file name; a non-incremental MIDX's trailer) */
+  layer?: string;
+  /**
+   * false for what `git multi-pack-index verify` itself would not report: the
+   * checksum and OID order of layers below the tip, the checks git skips once
+   * the tip is empty, and this library's stricter file checks
+   */
+  git: boolean;
+  /** the cause in this library's words (why a pack failed to open...), when git's message does not say */
+  detail?: string;
+}
+
+/** The outcome of `Odb.verifyMidx()`. */
+export interface VerifyResult {
+  /** exitCode === 0 */
+  ok: boolean;
+  /** git's exit statuses applied to every layer: 0 clean, 1 a check failed, 128 git would die */
+  exitCode: 0 | 1 | 128;
+  /** what `git multi-pack-index verify` (2.55) exits with on these files: it checks the tip layer's checksum and OID order only */
+  gitExitCode: 0 | 1 | 128;
+  /** the MIDX that was checked: `multi-pack-index`, the chain, or none */
+  source: 'single' | 'chain' | 'none';
+  /** checksums (lowercase hex) of the layers checked, root first */
+  layers: string[];
+  /** in the order git reports them */
+  problems: VerifyProblem[];
+}
+
+export interface VerifyOptions {
+  /**
+   * Run exactly git's checks: the checksum and OID order of the tip only
+   * (git repeats the tip's OID-order report once per layer, and so does this),
+   * nothing past an empty tip. Default false: every check on every layer.
+   */
+  gitOnly?: boolean;
+}
+
+/** Options of `Odb.writeMidx`, named after `git multi-pack-index write`'s flags. */
+export interface WriteMidxOptions {
+  /** append a layer holding only the packs and objects no layer holds yet (`--incremental`) */
+  incremental?: boolean;
+  /**
+   * write the RIDX and BTMP chunks as `--bitmap` does. The `.bitmap` file
+   * itself is not written (not implemented yet).
+   */
+  bitmap?: boolean;
+  /** `--preferred-pack`: a `.idx` or `.pack` basename */
+  preferredPack?: string;
+  /** MIDX version; defaults to the `midx.version` config, else 1 */
+  version?: 1 | 2;
+  /** false is `--no-write-chain-file` (needs `incremental`): the layer is written, the chain is not touched */
+  writeChainFile?: boolean;
+  /** `--base=<checksum|none>` (needs `writeChainFile: false`): the layer the new one sits on */
+  base?: string;
+  /** `--stdin-packs`: only these `.idx` basenames are considered */
+  stdinPacks?: string[];
+}
+
+/** Options of `Odb.compactMidx` (`git multi-pack-index compact`). */
+export interface CompactMidxOptions {
+  /** checksum (lowercase hex) of the lowest layer to compact */
+  from: string;
+  /** checksum of the highest layer to compact; it must lie above `from` */
+  to: string;
+  /** write a chain layer (`--incremental`); otherwise a non-incremental MIDX of just the range */
+  incremental?: boolean;
+  /** RIDX and BTMP chunks (the `.bitmap` file is not written) */
+  bitmap?: boolean;
+  /** `--base=<checksum|none>` */
+  base?: string;
+  /** false is `--no-write-chain-file` (needs `incremental`) */
+  writeChainFile?: boolean;
+  /** MIDX version; defaults to the `midx.version` config, else 2. Compaction needs 2 */
+  version?: 1 | 2;
 }

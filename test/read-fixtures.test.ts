@@ -11,18 +11,19 @@ import { countingFs, expectedObjects, fixtures, gitHash, memfsCopy, readFileOnly
 
 const readable = fixtures().filter((f) => f.name !== 'sha1-large-offsets');
 
-const clients: Array<[string, (gitdir: string) => Promise<unknown>]> = [
+const clients: Array<[string, (gitdir: string) => Promise<unknown>, ('auto' | 'pako')?]> = [
   ['node fs', async () => fs],
+  ['node fs with pako (the browser codec)', async () => fs, 'pako'],
   ['fs.promises-style client', async () => ({ promises: fs.promises })],
   ['memfs', async (gitdir) => memfsCopy(gitdir)],
   ['readFile-only client', async () => readFileOnlyFs()],
 ];
 
-describe.each(clients)('reading every fixture object via %s', (_label, makeFs) => {
+describe.each(clients)('reading every fixture object via %s', (_label, makeFs, zlib) => {
   it.each(readable.map((f) => [f.name, f] as const))('%s', async (_name, f) => {
     const client = await makeFs(f.gitdir);
     const warnings: unknown[] = [];
-    const odb = await openOdb({ fs: client, gitdir: f.gitdir, onWarning: (w) => warnings.push(w) });
+    const odb = await openOdb({ fs: client, gitdir: f.gitdir, onWarning: (w) => warnings.push(w), zlib });
     const objects = expectedObjects(f);
     expect(objects.length).toBeGreaterThan(50);
     for (const o of objects) {

@@ -351,4 +351,47 @@ export class Odb {
     await this.packBackend.close();
     this.cache.clear();
   }
+
+  // --- verify (src/midx/verify.ts) ---
+  /**
+   * git's `multi-pack-index verify` on every MIDX layer (spec 5.1): the MIDX is
+   * loaded afresh with git's rules; only MIDX and `.idx` files are read (packs
+   * are opened, never read). See VerifyResult for what git itself would say.
+   */
+  async verifyMidx(options?: import('../types.js').VerifyOptions): Promise<import('../types.js').VerifyResult> {
+    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    const { verifyMidx } = await import('../midx/verify.js');
+    const packContext: PackContext = {
+      fs: this.fs,
+      codec: this.codec,
+      hash: this.hash,
+      cache: this.cache,
+      // verify reads no object
+      resolveExternal: async () => null,
+      resolveExternalHeader: async () => null,
+    };
+    return verifyMidx({ fs: this.fs, packDir: this.packDir, hash: this.hash, codec: this.codec, packContext }, options);
+  }
+  // --- end verify ---
+
+  // --- writing (src/odb/write.ts) ---
+  /**
+   * `git multi-pack-index write` (spec 4): a full MIDX, or with `incremental`
+   * a new chain layer holding only what no layer holds yet. Resolves to the
+   * new checksum (hex), or null when nothing was written. The backend is
+   * refreshed, so the new MIDX serves lookups at once.
+   */
+  async writeMidx(options?: import('../types.js').WriteMidxOptions): Promise<string | null> {
+    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    const { writeMidx } = await import('./write.js');
+    return writeMidx(this, options);
+  }
+
+  /** `git multi-pack-index compact <from> <to>` (spec 4.9). Resolves to the new checksum. */
+  async compactMidx(options: import('../types.js').CompactMidxOptions): Promise<string | null> {
+    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    const { compactMidx } = await import('./write.js');
+    return compactMidx(this, options);
+  }
+  // --- end writing ---
 }

@@ -32,7 +32,7 @@ export interface PackContext {
 /** Longest delta chain followed before the pack is called corrupt (git's default depth is 50; aggressive repacks use 250). */
 const MAX_CHAIN = 10000;
 /** Bytes read to parse an entry header (and the start of a delta) without reading the entry. */
-const HEADER_PROBE = 96;
+const HEADER_PROBE = 256;
 
 let nextPackId = 1;
 
@@ -124,14 +124,11 @@ export class Pack {
   }
 
   private inflate(compressed: Uint8Array, size: number, offset: number): Uint8Array {
-    let out: Uint8Array;
     try {
-      out = this.ctx.codec.inflate(compressed);
+      return this.ctx.codec.inflateExact(compressed, size);
     } catch (err) {
-      throw new CorruptError(this.packPath, `bad zlib stream in entry at offset ${offset}: ${(err as Error).message}`, { cause: err });
+      throw new CorruptError(this.packPath, `bad zlib stream in entry at offset ${offset} (header says ${size} bytes): ${(err as Error).message}`, { cause: err });
     }
-    if (out.length !== size) throw new CorruptError(this.packPath, `entry at offset ${offset} inflates to ${out.length} bytes, its header says ${size}`);
-    return out;
   }
 
   /** Reads and resolves the object whose entry starts at `offset`. */

@@ -12,6 +12,12 @@ export interface Codec {
   /** Inflates a whole zlib stream. Throws (a plain Error) on a bad or truncated stream. */
   inflate(data: Uint8Array): Uint8Array;
   /**
+   * Inflates a zlib stream whose output is known to be exactly `size` bytes (a
+   * pack entry's header says so). Throws (a plain Error) when the stream is bad,
+   * does not end, or ends at another size.
+   */
+  inflateExact(data: Uint8Array, size: number): Uint8Array;
+  /**
    * Inflates as much of a possibly truncated stream as the input allows, stopping
    * once `want` output bytes exist. Used to read a delta's size header without
    * inflating the delta.
@@ -24,15 +30,24 @@ export interface Codec {
 
 let loaded: Promise<Codec> | null = null;
 
+function checkSize(out: Uint8Array, size: number): Uint8Array {
+  if (out.length !== size) throw new Error(`stream inflates to ${out.length} bytes, expected ${size}`);
+  return out;
+}
+
 function pakoCodec(): Codec {
+  const inflate = (data: Uint8Array) => {
+    try {
+      return pako.inflate(data);
+    } catch (err) {
+      throw new Error(typeof err === 'string' ? err : (err as Error).message || 'inflate failed');
+    }
+  };
   return {
     native: false,
-    inflate(data) {
-      try {
-        return pako.inflate(data);
-      } catch (err) {
-        throw new Error(typeof err === 'string' ? err : (err as Error).message || 'inflate failed');
-      }
+    inflate,
+    inflateExact(data, size) {
+      return checkSize(inflate(data), size);
     },
     inflatePrefix(data, want) {
       const inf = new pako.Inflate();
@@ -45,7 +60,7 @@ function pakoCodec(): Codec {
         out = n;
       };
       for (let i = 0; i < data.length && out.length < want && !(inf as unknown as { ended: boolean }).ended; i += chunk) {
-        inf.push(data.subarray(i, Math.min(i + chunk, data.length)), false);
+        inf.push(data.subarray(i, Math.min(i + chunk, data.length)), 2 /* Z_SYNC_FLUSH: hand out what is inflated so far */);
         if (inf.err) break;
       }
       return out;
@@ -69,10 +84,16 @@ async function nodeCodec(): Promise<Codec | null> {
     const crypto = await import(/* @vite-ignore */ cryptoName);
     const syncFlush = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
     const toU8 = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    const exact = reusableInflater(zlib);
     return {
       native: true,
       inflate(data) {
         return toU8(zlib.inflateSync(data));
+      },
+      inflateExact(data, size) {
+        const out = exact?.(data, size);
+        if (out) return out;
+        return checkSize(toU8(zlib.inflateSync(data)), size);
       },
       inflatePrefix(data, want) {
         // a truncated stream with sync flush yields what it could inflate
@@ -93,6 +114,60 @@ async function nodeCodec(): Promise<Codec | null> {
   } catch {
     return null;
   }
+}
+
+/**
+ * zlib.inflateSync builds and tears down a zlib engine per call, which costs
+ * more than inflating a small object. One engine, reset between streams and
+ * driven through its synchronous handle, inflates straight into an exact-size
+ * buffer. Those are node internals: every piece is feature-checked, an engine
+ * that saw an error is thrown away (node may have closed it), and when the
+ * shape is not there the caller falls back to inflateSync.
+ * Returns null to ask for that fallback.
+ */
+function reusableInflater(zlib: any): ((data: Uint8Array, size: number) => Uint8Array | null) | null {
+  const Z_FINISH = zlib.constants?.Z_FINISH;
+  let engine: any = null;
+  let handle: any = null;
+  let state: Uint32Array | null = null;
+  let error: string | null = null;
+  const fresh = (): boolean => {
+    try {
+      engine = new zlib.Inflate();
+      handle = engine._handle;
+      state = engine._writeState;
+      if (!handle || typeof handle.writeSync !== 'function' || typeof handle.reset !== 'function' || !(state instanceof Uint32Array)) return false;
+      handle.onerror = (message: string) => {
+        error = message;
+      };
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (typeof Z_FINISH !== 'number' || !fresh()) return null;
+  return (data, size) => {
+    if (!engine || engine._handle !== handle || !handle) {
+      if (!fresh()) return null;
+    }
+    error = null;
+    // one spare byte: a complete stream leaves it unused, a stream cut short
+    // (even by its checksum alone) then fails as "unexpected end of file"
+    const out = new Uint8Array(size + 1);
+    handle.reset();
+    handle.writeSync(Z_FINISH, data, 0, data.length, out, 0, size + 1);
+    if (error !== null) {
+      const message = error;
+      engine = null;
+      throw new Error(message);
+    }
+    const availOut = state![0];
+    if (availOut !== 1) {
+      engine = null;
+      throw new Error(availOut === 0 ? `stream inflates to more than ${size} bytes` : `stream inflates to ${size + 1 - availOut} bytes, expected ${size}`);
+    }
+    return out.subarray(0, size);
+  };
 }
 
 /** The codec for this platform (node's zlib when present, pako otherwise). */

@@ -1,0 +1,458 @@
+/**
+ * `git multi-pack-index verify` (spec 5.1), in git's order and with git's
+ * messages, run on every layer of the MIDX rather than on the tip only.
+ *
+ * git 2.55 checks the checksum, emptiness and OID order of the tip layer only
+ * (its OID-order loop walks the layers but keeps testing the tip; Appendix
+ * A.5), while its offset pass covers every object of every layer. Here the
+ * checksum and OID order of every layer are checked too; each problem names
+ * its layer and says whether git itself would report it, and the result gives
+ * both our exit status and git's. `gitOnly` runs exactly git's checks.
+ *
+ * Like git, this reads MIDX files and `.idx` files only: a pack is "opened"
+ * (the `.pack` exists, its header and trailer agree with the `.idx`), never
+ * read. The MIDX is loaded afresh with git's rules (chain.ts), independently
+ * of what the object database has loaded.
+ */
+
+import type { Fs } from '../io/fs.js';
+import { join } from '../io/fs.js';
+import { compareOid, type HashInfo, toHex } from '../oid.js';
+import type { PackIndex } from '../pack/idx.js';
+import { Pack, type PackContext } from '../pack/pack.js';
+import type { VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
+import type { Codec } from '../zlib/index.js';
+import { loadMidx, MIDX_NAME, type MidxWarning } from './chain.js';
+import { CHUNK_LOFF, CHUNK_OIDL, CHUNK_OOFF, hex32, MIDX_HEADER_SIZE, TOC_ENTRY_SIZE } from './chunks.js';
+import type { MidxFile } from './read.js';
+
+export type { VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
+
+export interface VerifyContext {
+  fs: Fs;
+  packDir: string;
+  hash: HashInfo;
+  codec: Codec;
+  /** for opening packs (their `.idx` and `.pack` header/trailer); no object is read */
+  packContext: PackContext;
+}
+
+/** Fatal errors that git announces with an `error:` line first (the chunk readers, then `die`). */
+const DIES_AFTER_ERROR: Array<[RegExp, string]> = [
+  [/^multi-pack-index OID fanout is of the wrong size$/, 'multi-pack-index required OID fanout chunk missing or corrupted'],
+  [/^oid fanout out of order: /, 'multi-pack-index required OID fanout chunk missing or corrupted'],
+  [/^multi-pack-index OID lookup chunk is the wrong size$/, 'multi-pack-index required OID lookup chunk missing or corrupted'],
+  [/^multi-pack-index object offset chunk is the wrong size$/, 'multi-pack-index required object offsets chunk missing or corrupted'],
+];
+
+/** Non-fatal load errors git prints before the ToC is read (the ToC's own are re-derived by gitTocMessage). */
+const GIT_LOAD_ERRORS = [/^multi-pack-index file .* is too small$/s, /^multi-pack-index hash version \d+ does not match version \d+$/];
+
+/** Warnings git prints while reading a chain. */
+const GIT_CHAIN_WARNINGS = [
+  /^multi-pack-index chain file too small$/,
+  /^invalid multi-pack-index chain: line '.*' not a hash$/s,
+  /^unable to find all multi-pack index files$/,
+  /^(pack|object) count in base MIDX too high: \d+$/,
+];
+
+/** git dies here: the verification stops. */
+class Die {
+  constructor(
+    readonly message: string,
+    readonly where: Where,
+  ) {}
+}
+
+interface Where {
+  file?: string;
+  layer?: string;
+  /** git would print this */
+  git: boolean;
+  detail?: string;
+}
+
+/** The problems found so far, and the exit statuses they imply. */
+class Report {
+  readonly problems: VerifyProblem[] = [];
+  private fails = false;
+  private gitFails = false;
+  private fatal = false;
+  private gitFatal = false;
+
+  /**
+   * `fails`: the line makes verify exit 1 (verify's own reports and "exists,
+   * but failed to parse"; not the load errors git prints before falling back).
+   * `bare`: git prints it without a prefix (verify's own reports).
+   */
+  add(level: VerifyProblem['level'], message: string, where: Where, fails: boolean, bare = false): void {
+    const p: VerifyProblem = { level, message, stderr: bare ? message : `${level}: ${message}`, git: where.git };
+    if (where.file !== undefined) p.file = where.file;
+    if (where.layer !== undefined) p.layer = where.layer;
+    if (where.detail !== undefined) p.detail = where.detail;
+    this.problems.push(p);
+    if (level === 'fatal') {
+      this.fatal = true;
+      if (where.git) this.gitFatal = true;
+    } else if (fails) {
+      this.fails = true;
+      if (where.git) this.gitFails = true;
+    }
+  }
+
+  /** verify's own report (git's `midx_report`: unprefixed on stderr, exit 1) */
+  report(message: string, where: Where): void {
+    this.add('error', message, where, true, true);
+  }
+
+  die(d: Die): void {
+    this.add('fatal', d.message, d.where, true);
+  }
+
+  result(source: VerifyResult['source'], layers: string[]): VerifyResult {
+    const exitCode = this.fatal ? 128 : this.fails ? 1 : 0;
+    const gitExitCode = this.gitFatal ? 128 : this.gitFails ? 1 : 0;
+    return { ok: exitCode === 0, exitCode, gitExitCode, source, layers, problems: this.problems };
+  }
+}
+
+/** One loaded layer with its tables, as verify reads them (raw, as git does). */
+interface Layer {
+  midx: MidxFile;
+  name: string;
+  bytes: Uint8Array;
+  oidl: Uint8Array;
+  ooff: DataView;
+  /** present (possibly empty) when the file has a LOFF chunk */
+  loff: DataView | null;
+  n: number;
+  nBase: number;
+  p: number;
+  pBase: number;
+}
+
+/** The checksum naming a layer: a chain layer's file name, a non-incremental MIDX's trailer. */
+function layerName(file: string, trailerHex?: string): string | undefined {
+  const m = /multi-pack-index-([0-9a-fA-F]+)\.midx$/.exec(file);
+  return m ? m[1].toLowerCase() : trailerHex;
+}
+
+async function prepareLayer(midx: MidxFile): Promise<Layer> {
+  const r = midx.readAll();
+  const bytes = r instanceof Promise ? await r : r;
+  const view = (id: number) => {
+    const c = midx.chunks.get(id)!;
+    return new DataView(bytes.buffer, bytes.byteOffset + c.offset, c.size);
+  };
+  const oidl = midx.chunks.get(CHUNK_OIDL)!;
+  return {
+    midx,
+    name: layerName(midx.file, midx.checksumHex)!,
+    bytes,
+    oidl: bytes.subarray(oidl.offset, oidl.offset + oidl.size),
+    ooff: view(CHUNK_OOFF),
+    loff: midx.chunks.has(CHUNK_LOFF) ? view(CHUNK_LOFF) : null,
+    n: midx.numObjects,
+    nBase: midx.numObjectsInBase,
+    p: midx.numPacks,
+    pBase: midx.numPacksInBase,
+  };
+}
+
+/**
+ * git's `read_table_of_contents` alone (spec 2.3), with 64-bit offsets kept
+ * exact: the message git prints for this file's ToC, or null when git finds
+ * nothing wrong with it. Used to report git's words where the reader's
+ * stricter checks (or its number formatting) gave others.
+ */
+async function gitTocMessage(fs: Fs, file: string, H: number): Promise<string | null> {
+  let f;
+  try {
+    f = await fs.open(file);
+  } catch {
+    return null;
+  }
+  try {
+    const size = f.size;
+    if (size < MIDX_HEADER_SIZE + H) return null;
+    const r = f.read(0, Math.min(size, MIDX_HEADER_SIZE + TOC_ENTRY_SIZE * 256));
+    const head = r instanceof Promise ? await r : r;
+    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const count = head[6];
+    const limit = BigInt(size - H);
+    const seen = new Set<number>();
+    const entry = (i: number) => {
+      const at = MIDX_HEADER_SIZE + TOC_ENTRY_SIZE * i;
+      if (at + TOC_ENTRY_SIZE > head.length) return null; // git would read past the file
+      return { id: dv.getUint32(at), offset: dv.getBigUint64(at + 4) };
+    };
+    for (let i = 0; i < count; i++) {
+      const e = entry(i);
+      const next = entry(i + 1);
+      if (!e || !next) return null;
+      if (e.id === 0) return 'terminating chunk id appears earlier than expected';
+      if (e.offset % 4n !== 0n) return `chunk id ${hex32(e.id)} not 4-byte aligned`;
+      if (next.offset < e.offset || next.offset > limit) return `improper chunk offset(s) ${e.offset.toString(16)} and ${next.offset.toString(16)}`;
+      if (seen.has(e.id)) return `duplicate chunk ID ${hex32(e.id)} found`;
+      seen.add(e.id);
+    }
+    const last = entry(count);
+    if (last && last.id !== 0) return `final chunk has non-zero id ${hex32(last.id)}`;
+    return null;
+  } finally {
+    await f.close();
+  }
+}
+
+/** git's `bsearch_hash` over one layer: the same probes, so the same answer on a corrupt table. Local position or -1. */
+function bsearchLayer(layer: Layer, oid: Uint8Array, H: number): number {
+  const fanout = layer.midx.fanout;
+  const b = oid[0];
+  let lo = b === 0 ? 0 : fanout[b - 1];
+  let hi = fanout[b];
+  while (lo < hi) {
+    const mid = lo + ((hi - lo) >>> 1);
+    const c = compareOid(layer.oidl, mid * H, oid, 0, H);
+    if (c === 0) return mid;
+    if (c > 0) hi = mid;
+    else lo = mid + 1;
+  }
+  return -1;
+}
+
+/** git's `nth_midxed_offset` for a local position (dies on a large-offset index out of range). */
+function midxOffset(layer: Layer, local: number, where: Where): bigint {
+  const field = layer.ooff.getUint32(local * 8 + 4);
+  if (layer.loff && field & 0x80000000) {
+    const k = field & 0x7fffffff;
+    if (k >= Math.floor(layer.loff.byteLength / 8)) throw new Die('multi-pack-index large offset out of bounds', where);
+    return layer.loff.getBigUint64(k * 8);
+  }
+  return BigInt(field);
+}
+
+/** A pack opened for the offset pass: open() resolves to null when git's pack open would succeed, else the error. */
+interface OpenPack {
+  pack: Pack;
+  opened: Promise<Error | null>;
+}
+
+/**
+ * Runs git's verify checks on the MIDX of `ctx.packDir`: load (git's fatal
+ * and non-fatal load errors, chain warnings), checksum, packs, emptiness, OID
+ * order, object offsets.
+ */
+export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const { fs, packDir, hash } = ctx;
+  const H = hash.rawLength;
+  const gitOnly = !!options.gitOnly;
+  const report = new Report();
+
+  // 1. load, as git does: multi-pack-index first, else the chain
+  const warnings: MidxWarning[] = [];
+  const loaded = await loadMidx(fs, packDir, hash, (w) => warnings.push(w));
+  const closeAll = async () => {
+    for (const l of loaded.layers) await l.close();
+  };
+  for (const w of warnings) {
+    const where: Where = { file: w.file, layer: layerName(w.file), git: true };
+    if (w.fatal === true) {
+      // git dies on the first one; what loadMidx did after it (the chain) never happens
+      const pre = DIES_AFTER_ERROR.find(([re]) => re.test(w.reason));
+      if (pre) report.add('error', w.reason, where, false);
+      report.die(new Die(pre ? pre[1] : w.reason, where));
+      await closeAll();
+      return report.result(loaded.source, []);
+    }
+    if (w.fatal === false) {
+      // MidxFile.open's non-fatal errors: git prints them and ignores the file
+      let message = w.reason;
+      if (!GIT_LOAD_ERRORS.some((re) => re.test(message))) {
+        const git = await gitTocMessage(fs, w.file, H);
+        if (git) message = git;
+        else where.git = false;
+      }
+      if (message !== w.reason) where.detail = w.reason;
+      report.add('error', message, where, false);
+      continue;
+    }
+    where.git = GIT_CHAIN_WARNINGS.some((re) => re.test(w.reason));
+    report.add('warning', w.reason, where, false);
+  }
+  if (!loaded.layers.length) {
+    const single = join(packDir, MIDX_NAME);
+    if (await fs.stat(single)) report.add('error', 'multi-pack-index file exists, but failed to parse', { file: single, git: true }, true);
+    return report.result('none', []);
+  }
+
+  const layers: Layer[] = [];
+  try {
+    for (const m of loaded.layers) layers.push(await prepareLayer(m));
+    await checkLayers(ctx, layers, report, gitOnly);
+  } catch (err) {
+    if (!(err instanceof Die)) {
+      await closeAll();
+      throw err;
+    }
+    report.die(err);
+  }
+  await closeAll();
+  return report.result(loaded.source, layers.map((l) => l.name));
+}
+
+async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, gitOnly: boolean): Promise<void> {
+  const { fs, packDir, hash, codec } = ctx;
+  const H = hash.rawLength;
+  const tip = layers[layers.length - 1];
+  const at = (l: Layer, git: boolean): Where => ({ file: l.midx.file, layer: l.name, git });
+  const totalPacks = tip.pBase + tip.p;
+  const totalObjects = tip.nBase + tip.n;
+  const layerOfPack = (id: number): Layer => {
+    let k = layers.length - 1;
+    while (k > 0 && id < layers[k].pBase) k--;
+    return layers[k];
+  };
+  const layerOfObject = (pos: number): Layer => {
+    let k = layers.length - 1;
+    while (k > 0 && pos < layers[k].nBase) k--;
+    return layers[k];
+  };
+
+  // 2. checksum: git checks the tip; lower layers too unless gitOnly
+  for (let k = layers.length - 1; k >= 0; k--) {
+    const l = layers[k];
+    if (gitOnly && l !== tip) break;
+    const body = l.bytes.subarray(0, l.bytes.length - H);
+    const r = codec.hash(hash.algorithm, body);
+    const sum = r instanceof Promise ? await r : r;
+    if (compareOid(sum, 0, l.bytes, l.bytes.length - H, H) !== 0) report.report('incorrect checksum', at(l, l === tip));
+  }
+
+  // 3. packs: git's prepare_midx_pack needs a `.idx` name and a regular `.pack` beside it
+  const packMissing = new Uint8Array(totalPacks);
+  for (let id = 0; id < totalPacks; id++) {
+    const l = layerOfPack(id);
+    const name = l.midx.packNames[id - l.pBase];
+    const st = name.endsWith('.idx') ? await fs.stat(join(packDir, name.slice(0, -4) + '.pack')) : null;
+    if (!st || !st.isFile) {
+      packMissing[id] = 1;
+      const detail = name.endsWith('.idx') ? `${join(packDir, name.slice(0, -4) + '.pack')} is not a file` : `pack name '${name}' does not end in .idx`;
+      report.report(`failed to load pack in position ${id}`, { ...at(l, true), detail });
+    }
+  }
+
+  // 4. empty: git stops here when the tip has no object; the checks below go on past it unless gitOnly
+  let beyondGit = false;
+  if (tip.n === 0) {
+    report.report('the midx contains no oid', at(tip, true));
+    if (gitOnly) return;
+    beyondGit = true;
+  }
+
+  // 5. OID order: git runs its loop once per layer, on the tip each time; here each layer once (gitOnly: as git)
+  const orderOf = (l: Layer, git: boolean) => {
+    for (let i = 0; i + 1 < l.n; i++) {
+      if (compareOid(l.oidl, i * H, l.oidl, (i + 1) * H, H) >= 0) {
+        report.report(`oid lookup out of order: oid[${i}] = ${toHex(l.oidl, i * H, H)} >= ${toHex(l.oidl, (i + 1) * H, H)} = oid[${i + 1}]`, at(l, git));
+      }
+    }
+  };
+  if (gitOnly) {
+    for (let k = 0; k < layers.length; k++) orderOf(tip, true);
+  } else {
+    for (let k = layers.length - 1; k >= 0; k--) orderOf(layers[k], layers[k] === tip && !beyondGit);
+  }
+
+  // 6. offsets: every object of every layer, grouped by pack as git sorts them
+  const packIds = new Uint32Array(totalObjects);
+  for (const l of layers) for (let i = 0; i < l.n; i++) packIds[l.nBase + i] = (l.pBase + l.ooff.getUint32(i * 8)) >>> 0;
+  const order = new Uint32Array(totalObjects);
+  for (let i = 0; i < totalObjects; i++) order[i] = i;
+  // git's QSORT covers only the first `tip.n` pairs (descending pack-int-id,
+  // its comparator subtracts u32s into an int); the rest keep position order
+  order.subarray(0, Math.min(tip.n, totalObjects)).sort((a, b) => (packIds[b] - packIds[a]) | 0 || a - b);
+
+  const open = new Map<number, OpenPack>();
+  const release = async (id: number) => {
+    const o = open.get(id);
+    if (!o) return;
+    open.delete(id);
+    await o.pack.close();
+  };
+  const badPackId = (id: number, where: Where) => new Die(`bad pack-int-id: ${id} (${totalPacks} total packs)`, where);
+  const oid = new Uint8Array(H);
+  try {
+    for (let i = 0; i < totalObjects; i++) {
+      const pos = order[i];
+      const l = layerOfObject(pos);
+      const local = pos - l.nBase;
+      const where = at(l, !beyondGit);
+      if (i > 0 && packIds[order[i - 1]] !== packIds[pos]) {
+        // git closes the previous group's pack (after resolving its id, which dies when out of range)
+        const prev = packIds[order[i - 1]];
+        if (prev >= totalPacks) throw badPackId(prev, where);
+        await release(prev);
+      }
+      oid.set(l.oidl.subarray(local * H, local * H + H));
+      const entryFailed = (detail: string) => report.report(`failed to load pack entry for oid[${pos}] = ${toHex(oid)}`, { ...where, detail });
+      // fill_midx_entry: look the OID up again, tip first
+      let found: Layer | null = null;
+      let foundAt = -1;
+      for (let k = layers.length - 1; k >= 0 && !found; k--) {
+        foundAt = bsearchLayer(layers[k], oid, H);
+        if (foundAt >= 0) found = layers[k];
+      }
+      if (!found) {
+        entryFailed('the object is not found by a lookup through the MIDX (its fanout or OID order is wrong)');
+        continue;
+      }
+      const id = (found.pBase + found.ooff.getUint32(foundAt * 8)) >>> 0;
+      if (id >= totalPacks) throw badPackId(id, where);
+      if (packMissing[id]) {
+        entryFailed(`its pack (position ${id}) cannot be loaded`);
+        continue;
+      }
+      let o = open.get(id);
+      if (!o) {
+        const pl = layerOfPack(id);
+        const pack = new Pack(ctx.packContext, packDir, pl.midx.packNames[id - pl.pBase]);
+        o = {
+          pack,
+          opened: pack.open().then(
+            () => null,
+            (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+          ),
+        };
+        open.set(id, o);
+      }
+      const openErr = await o.opened;
+      if (openErr) {
+        entryFailed(openErr.message);
+        continue;
+      }
+      const mOffset = midxOffset(found, foundAt, where);
+      let idx: PackIndex;
+      try {
+        idx = await o.pack.loadIndex();
+      } catch (err) {
+        report.report(`failed to load pack-index for packfile ${o.pack.packPath}`, { ...where, detail: (err as Error).message });
+        break;
+      }
+      // find_pack_entry_one: the .idx offset, 0 when the pack does not have the object
+      const p = idx.find(oid);
+      let pOffset = 0n;
+      if (p >= 0) {
+        try {
+          pOffset = BigInt(idx.offsetAt(p));
+        } catch (err) {
+          throw new Die(`offset beyond end of pack index for ${o.pack.packPath} (truncated index?)`, { ...where, detail: (err as Error).message });
+        }
+      }
+      if (mOffset !== pOffset) {
+        report.report(`incorrect object offset for oid[${pos}] = ${toHex(oid)}: ${mOffset.toString(16)} != ${pOffset.toString(16)}`, where);
+      }
+    }
+  } finally {
+    for (const id of [...open.keys()]) await release(id);
+  }
+}
