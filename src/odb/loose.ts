@@ -70,10 +70,25 @@ export class LooseBackend {
     return !!st && st.isFile;
   }
 
+  /**
+   * Fan-out directory listings kept for prefix lookups, as git keeps its loose
+   * object cache: forgotten by `forgetListings()` (on refresh, and before the
+   * retry that follows a miss).
+   */
+  private listings = new Map<string, string[] | null>();
+
+  forgetListings(): void {
+    this.listings.clear();
+  }
+
   /** Loose object ids whose hex starts with `prefix` (at least 2 hex digits). */
   async matching(prefix: string): Promise<string[]> {
     const dir = prefix.slice(0, 2);
-    const names = await this.fs.readdir(join(this.objectsDir, dir));
+    let names = this.listings.get(dir);
+    if (names === undefined) {
+      names = await this.fs.readdir(join(this.objectsDir, dir));
+      this.listings.set(dir, names);
+    }
     if (!names) return [];
     const rest = prefix.slice(2);
     const out: string[] = [];

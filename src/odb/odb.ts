@@ -275,7 +275,11 @@ export class Odb {
     }
     const p = prefix.toLowerCase();
     let found = await this.matches(p);
-    if (found.size === 0 && (await this.packBackend.refresh())) found = await this.matches(p);
+    if (found.size === 0) {
+      this.loose.forgetListings();
+      await this.packBackend.refresh();
+      found = await this.matches(p);
+    }
     if (found.size === 0) throw new NotFoundError(p, 'short object id');
     if (found.size > 1) throw new AmbiguousError(p, [...found].sort());
     return [...found][0];
@@ -343,6 +347,7 @@ export class Odb {
 
   /** Looks for new packs, layers and MIDX files now. Resolves true when something changed. */
   refresh(): Promise<boolean> {
+    this.loose.forgetListings();
     return this.packBackend.refresh();
   }
 

@@ -211,8 +211,12 @@ export class Pack {
       if (cached) return { type: cached.type, size: size >= 0 ? size : cached.data.length };
       const end = this.entryEnd(idx, at);
       const len = Math.min(end - at, HEADER_PROBE + H);
-      const r = f.read(at, len);
-      const bytes = sync(r) ? r : await r;
+      let bytes: Uint8Array;
+      if (f.readScratch) bytes = f.readScratch(at, len);
+      else {
+        const r = f.read(at, len);
+        bytes = sync(r) ? r : await r;
+      }
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
       if (h.type !== OBJ_OFS_DELTA && h.type !== OBJ_REF_DELTA) return { type: h.type, size: size >= 0 ? size : h.size };
@@ -232,7 +236,7 @@ export class Pack {
         at = h.baseOffset;
         continue;
       }
-      const oid = bytes.subarray(h.baseOidAt, h.baseOidAt + H);
+      const oid = bytes.slice(h.baseOidAt, h.baseOidAt + H);
       const pos = idx.find(oid);
       if (pos >= 0) {
         at = idx.offsetAt(pos);

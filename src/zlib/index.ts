@@ -84,18 +84,20 @@ async function nodeCodec(): Promise<Codec | null> {
     const crypto = await import(/* @vite-ignore */ cryptoName);
     const syncFlush = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
     const toU8 = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    const exact = reusableInflater(zlib);
+    const reused = reusableInflater(zlib);
     return {
       native: true,
       inflate(data) {
         return toU8(zlib.inflateSync(data));
       },
       inflateExact(data, size) {
-        const out = exact?.(data, size);
+        const out = reused?.exact(data, size);
         if (out) return out;
         return checkSize(toU8(zlib.inflateSync(data)), size);
       },
       inflatePrefix(data, want) {
+        const out = reused?.prefix(data, want);
+        if (out) return out;
         // a truncated stream with sync flush yields what it could inflate
         try {
           return toU8(zlib.inflateSync(data, syncFlush));
@@ -125,7 +127,10 @@ async function nodeCodec(): Promise<Codec | null> {
  * shape is not there the caller falls back to inflateSync.
  * Returns null to ask for that fallback.
  */
-function reusableInflater(zlib: any): ((data: Uint8Array, size: number) => Uint8Array | null) | null {
+function reusableInflater(zlib: any): {
+  exact: (data: Uint8Array, size: number) => Uint8Array | null;
+  prefix: (data: Uint8Array, want: number) => Uint8Array | null;
+} | null {
   const Z_FINISH = zlib.constants?.Z_FINISH;
   let engine: any = null;
   let handle: any = null;
@@ -146,10 +151,9 @@ function reusableInflater(zlib: any): ((data: Uint8Array, size: number) => Uint8
     }
   };
   if (typeof Z_FINISH !== 'number' || !fresh()) return null;
-  return (data, size) => {
-    if (!engine || engine._handle !== handle || !handle) {
-      if (!fresh()) return null;
-    }
+  const ready = () => (engine && handle && engine._handle === handle) || fresh();
+  const exact = (data: Uint8Array, size: number): Uint8Array | null => {
+    if (!ready()) return null;
     error = null;
     // one spare byte: a complete stream leaves it unused, a stream cut short
     // (even by its checksum alone) then fails as "unexpected end of file"
@@ -168,6 +172,21 @@ function reusableInflater(zlib: any): ((data: Uint8Array, size: number) => Uint8
     }
     return out.subarray(0, size);
   };
+  const Z_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
+  /** the first `want` bytes (fewer when the input ends first), or null to ask for the fallback */
+  const prefix = (data: Uint8Array, want: number): Uint8Array | null => {
+    if (!ready()) return null;
+    error = null;
+    const out = new Uint8Array(want);
+    handle.reset();
+    handle.writeSync(Z_SYNC_FLUSH, data, 0, data.length, out, 0, want);
+    if (error !== null) {
+      engine = null;
+      return null;
+    }
+    return out.subarray(0, want - state![0]);
+  };
+  return { exact, prefix };
 }
 
 /** The codec for this platform (node's zlib when present, pako otherwise). */

@@ -1,0 +1,93 @@
+// One measurement in a fresh process, so that its peak memory (VmHWM) is its own.
+// usage: node bench/worker.mjs <task> <gitdir> <oids-file> [extra]
+// prints one JSON line: {ms, count, peakRss, ...}
+import fs from 'node:fs';
+import { procStatusBytes } from './peers.mjs';
+
+const [task, gitdir, oidsFile, extra] = process.argv.slice(2);
+const oids = oidsFile && oidsFile !== '-' ? fs.readFileSync(oidsFile, 'utf8').split('\n').filter(Boolean) : [];
+const out = {};
+const now = () => performance.now();
+
+async function ours() {
+  const { openOdb } = await import('../dist/index.js');
+  return openOdb;
+}
+
+switch (task) {
+  case 'ours-read': {
+    const odb = await (await ours())({ fs, gitdir });
+    const t = now();
+    let bytes = 0;
+    for (const oid of oids) bytes += (await odb.read(oid)).data.length;
+    Object.assign(out, { ms: now() - t, count: oids.length, bytes });
+    break;
+  }
+  case 'ours-exists': {
+    const odb = await (await ours())({ fs, gitdir });
+    const t = now();
+    let n = 0;
+    for (const oid of oids) if (await odb.exists(oid)) n++;
+    Object.assign(out, { ms: now() - t, count: oids.length, found: n });
+    break;
+  }
+  case 'ours-header': {
+    const odb = await (await ours())({ fs, gitdir });
+    const t = now();
+    for (const oid of oids) await odb.readHeader(oid);
+    Object.assign(out, { ms: now() - t, count: oids.length });
+    break;
+  }
+  case 'ours-first': {
+    const openOdb = await ours();
+    const t = now();
+    const odb = await openOdb({ fs, gitdir });
+    await odb.read(oids[0]);
+    Object.assign(out, { ms: now() - t, count: 1 });
+    break;
+  }
+  case 'ours-expand': {
+    const odb = await (await ours())({ fs, gitdir });
+    const t = now();
+    let n = 0;
+    for (const oid of oids) if ((await odb.expandOid(oid.slice(0, 10))) === oid) n++;
+    Object.assign(out, { ms: now() - t, count: oids.length, ok: n });
+    break;
+  }
+  case 'ours-write': {
+    const odb = await (await ours())({ fs, gitdir });
+    const t = now();
+    const sum = await odb.writeMidx(extra ? JSON.parse(extra) : {});
+    Object.assign(out, { ms: now() - t, count: 1, checksum: sum });
+    break;
+  }
+  case 'isogit-read': {
+    const git = (await import('isomorphic-git')).default;
+    const cache = {};
+    const t = now();
+    let bytes = 0;
+    for (const oid of oids) bytes += (await git.readObject({ fs, gitdir, oid, cache, format: 'content' })).object.length;
+    Object.assign(out, { ms: now() - t, count: oids.length, bytes });
+    break;
+  }
+  case 'isogit-first': {
+    const git = (await import('isomorphic-git')).default;
+    const t = now();
+    await git.readObject({ fs, gitdir, oid: oids[0], cache: {}, format: 'content' });
+    Object.assign(out, { ms: now() - t, count: 1 });
+    break;
+  }
+  case 'isogit-expand': {
+    const git = (await import('isomorphic-git')).default;
+    const cache = {};
+    const t = now();
+    let n = 0;
+    for (const oid of oids) if ((await git.expandOid({ fs, gitdir, oid: oid.slice(0, 10), cache })) === oid) n++;
+    Object.assign(out, { ms: now() - t, count: oids.length, ok: n });
+    break;
+  }
+  default:
+    throw new Error(`unknown task ${task}`);
+}
+out.peakRss = procStatusBytes(process.pid, 'VmHWM');
+process.stdout.write(JSON.stringify(out) + '\n');
