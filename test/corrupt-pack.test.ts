@@ -164,3 +164,31 @@ describe('loose objects', () => {
     await expect(odb.read(oid)).rejects.toBeInstanceOf(NotFoundError);
   });
 });
+
+describe('thin packs: REF_DELTA bases outside the pack', () => {
+  const target = Buffer.from('hello world, this is a changed object\n');
+  const ops = Buffer.concat([Buffer.from([0x90, 20]), Buffer.from([target.length - 20]), target.subarray(20)]);
+  const helloOid = buildPack([{ type: 3, data: HELLO }]).oids[0];
+
+  it('a base that is a loose object', async () => {
+    const r = repoWith([{ type: 7, baseOid: helloOid, data: delta(HELLO.length, target.length, ops), oid: Buffer.alloc(20, 0xcd) }]);
+    const hex = helloOid.toString('hex');
+    fs.mkdirSync(path.join(r.gitdir, 'objects', hex.slice(0, 2)), { recursive: true });
+    fs.writeFileSync(path.join(r.gitdir, 'objects', hex.slice(0, 2), hex.slice(2)), zlib.deflateSync(Buffer.concat([Buffer.from(`blob ${HELLO.length}\0`), HELLO])));
+    const odb = await openOdb({ fs, gitdir: r.gitdir });
+    expect(Buffer.from((await odb.read(r.oids[0])).data).toString()).toBe(target.toString());
+    expect(await odb.readHeader(r.oids[0])).toEqual({ type: 'blob', size: target.length });
+  });
+
+  it('a base in another pack, and a missing base', async () => {
+    const r = repoWith([{ type: 7, baseOid: helloOid, data: delta(HELLO.length, target.length, ops), oid: Buffer.alloc(20, 0xcd) }]);
+    const odb = await openOdb({ fs, gitdir: r.gitdir });
+    await expectCorrupt(odb.read(r.oids[0]), /pack-test\.pack$/, /REF_DELTA base .* is missing/);
+    const other = buildPack([{ type: 3, data: HELLO }]);
+    fs.writeFileSync(path.join(r.packDir, 'pack-other.pack'), other.pack);
+    fs.writeFileSync(path.join(r.packDir, 'pack-other.idx'), other.idx);
+    await odb.refresh();
+    expect(Buffer.from((await odb.read(r.oids[0])).data).toString()).toBe(target.toString());
+    expect(await odb.readHeader(r.oids[0])).toEqual({ type: 'blob', size: target.length });
+  });
+});

@@ -181,3 +181,43 @@ describe('refresh', () => {
     await odb.close();
   });
 });
+
+describe('unknown chunks', () => {
+  it('are ignored, wherever they stand', async () => {
+    const crypto = await import('node:crypto');
+    const f = byName('sha1-single');
+    const gitdir = copyRepo(f);
+    const file = path.join(gitdir, 'objects', 'pack', 'multi-pack-index');
+    const old = fs.readFileSync(file);
+    const count = old[6];
+    const chunks: Array<{ id: Buffer; data: Buffer }> = [];
+    for (let i = 0; i < count; i++) {
+      const at = 12 + 12 * i;
+      const start = Number(old.readBigUInt64BE(at + 4));
+      const end = Number(old.readBigUInt64BE(at + 16));
+      chunks.push({ id: old.subarray(at, at + 4), data: old.subarray(start, end) });
+    }
+    // an unknown chunk between OIDF and OIDL, another at the end
+    chunks.splice(2, 0, { id: Buffer.from('ZZZZ'), data: Buffer.alloc(16, 7) });
+    chunks.push({ id: Buffer.from('QQQQ'), data: Buffer.alloc(4, 1) });
+    const header = Buffer.from(old.subarray(0, 12));
+    header[6] = chunks.length;
+    const toc = Buffer.alloc(12 * (chunks.length + 1));
+    let offset = 12 + toc.length;
+    chunks.forEach((c, i) => {
+      c.id.copy(toc, 12 * i);
+      toc.writeBigUInt64BE(BigInt(offset), 12 * i + 4);
+      offset += c.data.length;
+    });
+    toc.writeBigUInt64BE(BigInt(offset), 12 * chunks.length + 4);
+    const body = Buffer.concat([header, toc, ...chunks.map((c) => c.data)]);
+    fs.writeFileSync(file, Buffer.concat([body, crypto.createHash('sha1').update(body).digest()]));
+    const { warnings, stats } = await readAll(f, gitdir);
+    expect(warnings).toEqual([]);
+    expect(stats.layers.length).toBe(1);
+    expect(stats.layers[0].objects).toBe(Number(fs.readFileSync(path.join(f.dir, 'expect', 'read-midx.1.txt'), 'utf8').match(/num_objects: (\d+)/)![1]));
+    const odb = await openOdb({ fs, gitdir });
+    for (const o of expectedObjects(f).slice(0, 50)) expect((await odb.locate(o.oid))?.source).not.toBe(undefined);
+    expect((await odb.verifyMidx()).ok).toBe(true);
+  });
+});
