@@ -13,7 +13,21 @@ import type { OpenOdbOptions } from './types.js';
 import { loadCodec } from './zlib/index.js';
 
 export { AmbiguousError, CorruptError, InvalidArgumentError, LockError, MidxOdbError, NotFoundError, UnsupportedError } from './errors.js';
-export type { GitObject, LayerStats, ObjectHeader, ObjectLocation, ObjectType, OdbStats, OdbWarning, OpenOdbOptions } from './types.js';
+export type {
+  CompactMidxOptions,
+  GitObject,
+  LayerStats,
+  ObjectHeader,
+  ObjectLocation,
+  ObjectType,
+  OdbStats,
+  OdbWarning,
+  OpenOdbOptions,
+  VerifyOptions,
+  VerifyProblem,
+  VerifyResult,
+  WriteMidxOptions,
+} from './types.js';
 export type { HashAlgorithm } from './oid.js';
 export { Odb } from './odb/odb.js';
 

@@ -97,7 +97,7 @@ export interface VerifyProblem {
   message: string;
   /** the line git 2.55 writes on stderr for it: verify's own reports carry no prefix, the others `error: `, `fatal: ` or `warning: ` */
   stderr: string;
-  /** the file concerned: a MIDX file or layer, a chain file, a pack */
+  /** the file concerned: the `.pack` for a pack that cannot be loaded, else the MIDX file or layer (or the chain file) */
   file?: string;
   /** the layer it belongs to, by its checksum in lowercase hex (a chain layer's file name; a non-incremental MIDX's trailer) */
   layer?: string;
@@ -117,7 +117,12 @@ export interface VerifyResult {
   ok: boolean;
   /** git's exit statuses applied to every layer: 0 clean, 1 a check failed, 128 git would die */
   exitCode: 0 | 1 | 128;
-  /** what `git multi-pack-index verify` (2.55) exits with on these files: it checks the tip layer's checksum and OID order only */
+  /**
+   * what `git multi-pack-index verify` (2.55) exits with on these files: it
+   * checks the tip layer's checksum and OID order only. (When this library's
+   * reader refuses a MIDX that git would load, which git-written files never
+   * cause, git's later findings on it are unknown here.)
+   */
   gitExitCode: 0 | 1 | 128;
   /** the MIDX that was checked: `multi-pack-index`, the chain, or none */
   source: 'single' | 'chain' | 'none';

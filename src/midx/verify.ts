@@ -45,8 +45,16 @@ const DIES_AFTER_ERROR: Array<[RegExp, string]> = [
   [/^multi-pack-index object offset chunk is the wrong size$/, 'multi-pack-index required object offsets chunk missing or corrupted'],
 ];
 
-/** Non-fatal load errors git prints before the ToC is read (the ToC's own are re-derived by gitTocMessage). */
-const GIT_LOAD_ERRORS = [/^multi-pack-index file .* is too small$/s, /^multi-pack-index hash version \d+ does not match version \d+$/];
+/** Non-fatal load errors in git's words (the reader's own stricter checks say other things). */
+const GIT_LOAD_ERRORS = [
+  /^multi-pack-index file .* is too small$/s,
+  /^multi-pack-index hash version \d+ does not match version \d+$/,
+  /^terminating chunk id appears earlier than expected$/,
+  /^chunk id [0-9a-f]+ not 4-byte aligned$/,
+  /^improper chunk offset\(s\) [0-9a-f]+ and [0-9a-f]+$/,
+  /^duplicate chunk ID [0-9a-f]+ found$/,
+  /^final chunk has non-zero id [0-9a-f]+$/,
+];
 
 /** Warnings git prints while reading a chain. */
 const GIT_CHAIN_WARNINGS = [
@@ -162,8 +170,8 @@ async function prepareLayer(midx: MidxFile): Promise<Layer> {
 /**
  * git's `read_table_of_contents` alone (spec 2.3), with 64-bit offsets kept
  * exact: the message git prints for this file's ToC, or null when git finds
- * nothing wrong with it. Used to report git's words where the reader's
- * stricter checks (or its number formatting) gave others.
+ * nothing wrong with it. Used when the reader's stricter checks refused a file
+ * before git's own checks had their say.
  */
 async function gitTocMessage(fs: Fs, file: string, H: number): Promise<string | null> {
   let f;
@@ -205,14 +213,14 @@ async function gitTocMessage(fs: Fs, file: string, H: number): Promise<string | 
 }
 
 /** git's `bsearch_hash` over one layer: the same probes, so the same answer on a corrupt table. Local position or -1. */
-function bsearchLayer(layer: Layer, oid: Uint8Array, H: number): number {
+function bsearchLayer(layer: Layer, oid: Uint8Array, oidOff: number, H: number): number {
   const fanout = layer.midx.fanout;
-  const b = oid[0];
+  const b = oid[oidOff];
   let lo = b === 0 ? 0 : fanout[b - 1];
   let hi = fanout[b];
   while (lo < hi) {
     const mid = lo + ((hi - lo) >>> 1);
-    const c = compareOid(layer.oidl, mid * H, oid, 0, H);
+    const c = compareOid(layer.oidl, mid * H, oid, oidOff, H);
     if (c === 0) return mid;
     if (c > 0) hi = mid;
     else lo = mid + 1;
@@ -220,21 +228,82 @@ function bsearchLayer(layer: Layer, oid: Uint8Array, H: number): number {
   return -1;
 }
 
-/** git's `nth_midxed_offset` for a local position (dies on a large-offset index out of range). */
-function midxOffset(layer: Layer, local: number, where: Where): bigint {
+/**
+ * git's `nth_midxed_offset` for a local position (dies on a large-offset index
+ * out of range): a number, or a bigint for a LOFF value (u64, kept exact).
+ */
+function midxOffset(layer: Layer, local: number, where: () => Where): number | bigint {
   const field = layer.ooff.getUint32(local * 8 + 4);
   if (layer.loff && field & 0x80000000) {
     const k = field & 0x7fffffff;
-    if (k >= Math.floor(layer.loff.byteLength / 8)) throw new Die('multi-pack-index large offset out of bounds', where);
+    if (k >= Math.floor(layer.loff.byteLength / 8)) throw new Die('multi-pack-index large offset out of bounds', where());
     return layer.loff.getBigUint64(k * 8);
   }
-  return BigInt(field);
+  return field;
 }
 
-/** A pack opened for the offset pass: open() resolves to null when git's pack open would succeed, else the error. */
-interface OpenPack {
-  pack: Pack;
-  opened: Promise<Error | null>;
+/** Bytes of `.idx` files kept loaded during the offset pass. */
+const INDEX_BUDGET = 64 * 1024 * 1024;
+
+/** git's pack open (spec 1.1): the `.idx` loads, then the `.pack` header and trailer agree with it. The error, or null. */
+async function openLikeGit(pack: Pack): Promise<Error | null> {
+  try {
+    await pack.loadIndex();
+  } catch (err) {
+    return new Error(`packfile ${pack.packPath} index unavailable: ${(err as Error).message}`);
+  }
+  try {
+    await pack.open();
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/**
+ * The packs opened by the offset pass, by global pack-int-id; the least
+ * recently used are closed beyond a budget of `.idx` bytes. git closes the
+ * previous pack whenever the pack-int-id changes, but in a chain its sort
+ * covers only the first (tip-count) objects and the rest alternate between
+ * packs: reopening would re-read a whole `.idx` per object.
+ */
+class OpenPacks {
+  private entries = new Map<number, { pack: Pack; opened: Promise<Error | null>; bytes: number }>();
+  private bytes = 0;
+
+  constructor(
+    private readonly ctx: PackContext,
+    private readonly packDir: string,
+  ) {}
+
+  async get(id: number, name: string): Promise<{ pack: Pack; error: Error | null }> {
+    let e = this.entries.get(id);
+    if (e) this.entries.delete(id);
+    else {
+      const pack = new Pack(this.ctx, this.packDir, name);
+      e = { pack, opened: openLikeGit(pack), bytes: 0 };
+    }
+    this.entries.set(id, e);
+    const error = await e.opened;
+    if (!e.bytes && e.pack.loadedIndex) {
+      e.bytes = e.pack.loadedIndex.data.length;
+      this.bytes += e.bytes;
+      for (const [other, o] of this.entries) {
+        if (this.bytes <= INDEX_BUDGET) break;
+        if (other === id) continue;
+        this.entries.delete(other);
+        this.bytes -= o.bytes;
+        await o.pack.close();
+      }
+    }
+    return { pack: e.pack, error };
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.entries.values()) await e.pack.close();
+    this.entries.clear();
+    this.bytes = 0;
+  }
 }
 
 /**
@@ -265,7 +334,9 @@ export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}
       return report.result(loaded.source, []);
     }
     if (w.fatal === false) {
-      // MidxFile.open's non-fatal errors: git prints them and ignores the file
+      // MidxFile.open's non-fatal errors: git prints them and ignores the file. When the
+      // reader's stricter checks (ToC bounds, first-chunk overlap) spoke first, say what
+      // git's ToC reader says, if anything: otherwise git would have used the file
       let message = w.reason;
       if (!GIT_LOAD_ERRORS.some((re) => re.test(message))) {
         const git = await gitTocMessage(fs, w.file, H);
@@ -281,7 +352,9 @@ export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}
   }
   if (!loaded.layers.length) {
     const single = join(packDir, MIDX_NAME);
-    if (await fs.stat(single)) report.add('error', 'multi-pack-index file exists, but failed to parse', { file: single, git: true }, true);
+    // when only the reader's stricter checks refused the file, git would have verified it instead
+    const git = !report.problems.some((p) => p.file === single && !p.git);
+    if (await fs.stat(single)) report.add('error', 'multi-pack-index file exists, but failed to parse', { file: single, git }, true);
     return report.result('none', []);
   }
 
@@ -333,11 +406,12 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
   for (let id = 0; id < totalPacks; id++) {
     const l = layerOfPack(id);
     const name = l.midx.packNames[id - l.pBase];
-    const st = name.endsWith('.idx') ? await fs.stat(join(packDir, name.slice(0, -4) + '.pack')) : null;
+    const packPath = join(packDir, name.replace(/\.idx$/, '') + '.pack');
+    const st = name.endsWith('.idx') ? await fs.stat(packPath) : null;
     if (!st || !st.isFile) {
       packMissing[id] = 1;
-      const detail = name.endsWith('.idx') ? `${join(packDir, name.slice(0, -4) + '.pack')} is not a file` : `pack name '${name}' does not end in .idx`;
-      report.report(`failed to load pack in position ${id}`, { ...at(l, true), detail });
+      const detail = name.endsWith('.idx') ? `${packPath} is not a file` : `pack name '${name}' does not end in .idx`;
+      report.report(`failed to load pack in position ${id}`, { file: packPath, layer: l.name, git: true, detail });
     }
   }
 
@@ -372,34 +446,28 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
   // its comparator subtracts u32s into an int); the rest keep position order
   order.subarray(0, Math.min(tip.n, totalObjects)).sort((a, b) => (packIds[b] - packIds[a]) | 0 || a - b);
 
-  const open = new Map<number, OpenPack>();
-  const release = async (id: number) => {
-    const o = open.get(id);
-    if (!o) return;
-    open.delete(id);
-    await o.pack.close();
-  };
+  const packs = new OpenPacks(ctx.packContext, packDir);
   const badPackId = (id: number, where: Where) => new Die(`bad pack-int-id: ${id} (${totalPacks} total packs)`, where);
-  const oid = new Uint8Array(H);
+  // the pack of the previous object: most objects reuse it (no await per object)
+  let cur: { id: number; pack: Pack; error: Error | null; idx: PackIndex | null } | null = null;
   try {
     for (let i = 0; i < totalObjects; i++) {
       const pos = order[i];
       const l = layerOfObject(pos);
-      const local = pos - l.nBase;
-      const where = at(l, !beyondGit);
+      const oidAt = (pos - l.nBase) * H;
+      const where = () => at(l, !beyondGit);
+      const oidHex = () => toHex(l.oidl, oidAt, H);
+      const entryFailed = (detail: string) => report.report(`failed to load pack entry for oid[${pos}] = ${oidHex()}`, { ...where(), detail });
       if (i > 0 && packIds[order[i - 1]] !== packIds[pos]) {
-        // git closes the previous group's pack (after resolving its id, which dies when out of range)
+        // git closes the previous group's pack here, resolving its id first (which dies when out of range)
         const prev = packIds[order[i - 1]];
-        if (prev >= totalPacks) throw badPackId(prev, where);
-        await release(prev);
+        if (prev >= totalPacks) throw badPackId(prev, where());
       }
-      oid.set(l.oidl.subarray(local * H, local * H + H));
-      const entryFailed = (detail: string) => report.report(`failed to load pack entry for oid[${pos}] = ${toHex(oid)}`, { ...where, detail });
       // fill_midx_entry: look the OID up again, tip first
       let found: Layer | null = null;
       let foundAt = -1;
       for (let k = layers.length - 1; k >= 0 && !found; k--) {
-        foundAt = bsearchLayer(layers[k], oid, H);
+        foundAt = bsearchLayer(layers[k], l.oidl, oidAt, H);
         if (foundAt >= 0) found = layers[k];
       }
       if (!found) {
@@ -407,52 +475,45 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
         continue;
       }
       const id = (found.pBase + found.ooff.getUint32(foundAt * 8)) >>> 0;
-      if (id >= totalPacks) throw badPackId(id, where);
+      if (id >= totalPacks) throw badPackId(id, where());
       if (packMissing[id]) {
         entryFailed(`its pack (position ${id}) cannot be loaded`);
         continue;
       }
-      let o = open.get(id);
-      if (!o) {
+      if (!cur || cur.id !== id) {
         const pl = layerOfPack(id);
-        const pack = new Pack(ctx.packContext, packDir, pl.midx.packNames[id - pl.pBase]);
-        o = {
-          pack,
-          opened: pack.open().then(
-            () => null,
-            (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-          ),
-        };
-        open.set(id, o);
+        const o = await packs.get(id, pl.midx.packNames[id - pl.pBase]);
+        cur = { id, pack: o.pack, error: o.error, idx: o.pack.loadedIndex };
       }
-      const openErr = await o.opened;
-      if (openErr) {
-        entryFailed(openErr.message);
+      if (cur.error) {
+        entryFailed(cur.error.message);
         continue;
       }
       const mOffset = midxOffset(found, foundAt, where);
-      let idx: PackIndex;
-      try {
-        idx = await o.pack.loadIndex();
-      } catch (err) {
-        report.report(`failed to load pack-index for packfile ${o.pack.packPath}`, { ...where, detail: (err as Error).message });
-        break;
-      }
-      // find_pack_entry_one: the .idx offset, 0 when the pack does not have the object
-      const p = idx.find(oid);
-      let pOffset = 0n;
-      if (p >= 0) {
+      let idx = cur.idx;
+      if (!idx) {
         try {
-          pOffset = BigInt(idx.offsetAt(p));
+          idx = cur.idx = await cur.pack.loadIndex();
         } catch (err) {
-          throw new Die(`offset beyond end of pack index for ${o.pack.packPath} (truncated index?)`, { ...where, detail: (err as Error).message });
+          report.report(`failed to load pack-index for packfile ${cur.pack.packPath}`, { ...where(), file: cur.pack.packPath, detail: (err as Error).message });
+          break;
         }
       }
-      if (mOffset !== pOffset) {
-        report.report(`incorrect object offset for oid[${pos}] = ${toHex(oid)}: ${mOffset.toString(16)} != ${pOffset.toString(16)}`, where);
+      // find_pack_entry_one: the .idx offset, 0 when the pack does not have the object
+      const p = idx.find(l.oidl, oidAt);
+      let pOffset = 0;
+      if (p >= 0) {
+        try {
+          pOffset = idx.offsetAt(p);
+        } catch (err) {
+          throw new Die(`offset beyond end of pack index for ${cur.pack.packPath} (truncated index?)`, { ...where(), detail: (err as Error).message });
+        }
+      }
+      if (typeof mOffset === 'bigint' ? mOffset !== BigInt(pOffset) : mOffset !== pOffset) {
+        report.report(`incorrect object offset for oid[${pos}] = ${oidHex()}: ${mOffset.toString(16)} != ${pOffset.toString(16)}`, where());
       }
     }
   } finally {
-    for (const id of [...open.keys()]) await release(id);
+    await packs.close();
   }
 }

@@ -8,6 +8,7 @@
  * gone, is dropped with a warning and its packs become unindexed packs.
  */
 
+import type { CorruptError } from '../errors.js';
 import type { Fs } from '../io/fs.js';
 import { join } from '../io/fs.js';
 import { loadMidx, type MidxWarning, MIDX_NAME } from '../midx/chain.js';
@@ -42,6 +43,10 @@ export class PackBackend {
   readonly broken = new Map<Pack, Error>();
 
   private packByName = new Map<string, Pack>();
+  /** `.idx` names in the directory (with their .pack), sorted */
+  private idxNames: string[] = [];
+  /** layers whose trailing checksum was checked (after a miss) */
+  private checksummed = new WeakSet<MidxFile>();
   private listing = '';
   private midxFingerprint = '';
   private chainBytes: Uint8Array | null = null;
@@ -123,15 +128,22 @@ export class PackBackend {
       this.layers = loaded.layers;
       this.midxSource = loaded.source;
     }
-    // a layer naming a pack that is gone is dropped, with every layer above it
+    this.idxNames = idxNames;
+    await this.rebuildPackLists();
+    return true;
+  }
+
+  /**
+   * Derives `midxPacks` and `packs` from the layers and the directory listing.
+   * A layer naming a pack that is not there is dropped with every layer above it.
+   */
+  private async rebuildPackLists(): Promise<void> {
+    const idxNames = this.idxNames;
     const idxSet = new Set(idxNames);
     for (let k = 0; k < this.layers.length; k++) {
       const missing = this.layers[k].packNames.find((n) => !idxSet.has(n));
       if (missing !== undefined) {
-        this.warn({ file: this.layers[k].file, reason: `multi-pack-index names pack ${missing}, which is not in ${this.packDir}; the layer is not used` });
-        for (const l of this.layers.slice(k)) await l.close();
-        this.layers = this.layers.slice(0, k);
-        if (!this.layers.length) this.midxSource = 'none';
+        await this.dropLayers(k, `multi-pack-index names pack ${missing}, which is not in ${this.packDir}; the layer is not used`, false);
         break;
       }
     }
@@ -171,7 +183,40 @@ export class PackBackend {
         await p.close();
       }
     }
-    return true;
+  }
+
+  /** Stops using layer k and every layer above it (their packs become unindexed packs). */
+  private async dropLayers(k: number, reason: string, rebuild = true): Promise<void> {
+    this.warn({ file: this.layers[k].file, reason });
+    for (const l of this.layers.slice(k)) await l.close();
+    this.layers = this.layers.slice(0, k);
+    if (!this.layers.length) this.midxSource = 'none';
+    if (rebuild) await this.rebuildPackLists();
+  }
+
+  /**
+   * After a miss: checks the trailing checksum of every layer not checked yet,
+   * once per layer. A MIDX whose bytes were damaged can hide objects (a broken
+   * OID table, a wrong pack-int-id); such a layer is dropped with the layers
+   * above it, and the miss is retried against the packs. Resolves true when a
+   * layer was dropped.
+   */
+  private async checkLayerChecksums(): Promise<boolean> {
+    const H = this.hash.rawLength;
+    for (let k = 0; k < this.layers.length; k++) {
+      const layer = this.layers[k];
+      if (this.checksummed.has(layer)) continue;
+      const r = layer.readAll();
+      const bytes = r instanceof Promise ? await r : r;
+      const h = this.ctx.codec.hash(this.hash.algorithm, bytes.subarray(0, bytes.length - H));
+      const digest = h instanceof Promise ? await h : h;
+      if (compareOid(digest, 0, layer.checksum, 0, H) !== 0) {
+        await this.dropLayers(k, 'multi-pack-index checksum mismatch; the layer and those above it are not used');
+        return true;
+      }
+      this.checksummed.add(layer);
+    }
+    return false;
   }
 
   /** The layer that names `pack`, or null for an unindexed pack. */
@@ -194,13 +239,14 @@ export class PackBackend {
       const f = layer.find(oid);
       const pos = maybeSync(f) ? f : await f;
       if (pos < 0) continue;
-      const e = layer.entry(pos);
       let entry;
       try {
+        const e = layer.entry(pos);
         entry = maybeSync(e) ? e : await e;
       } catch (err) {
-        this.warn({ file: layer.file, reason: (err as Error).message });
-        break;
+        // a damaged layer (pack-int-id or large offset out of range): stop using it
+        await this.dropLayers(k, (err as CorruptError).reason ?? (err as Error).message);
+        return this.locate(oid);
       }
       const pack = this.midxPacks[layer.numPacksInBase + entry.pack];
       if (pack) return { pack, offset: entry.offset };
@@ -231,6 +277,7 @@ export class PackBackend {
         return { pack, offset: idx.offsetAt(pos) };
       }
     }
+    if (this.layers.length && (await this.checkLayerChecksums())) return this.locate(oid);
     return null;
   }
 
@@ -261,4 +308,93 @@ export class PackBackend {
     this.packs = [];
     this.loaded = false;
   }
+
+  // --- sync lookups for isomorphic-git ---
+  /**
+   * Loads what synchronous lookups need: the first listing, every layer's
+   * tables and every unindexed pack's `.idx` (a failure goes to `broken`,
+   * with a warning). After it, `locateLoaded` sees every pack.
+   */
+  async loadAll(): Promise<void> {
+    await this.ready();
+    for (const layer of this.layers) await layer.loadTables();
+    for (const pack of this.packs) {
+      if (pack.loadedIndex || this.broken.has(pack)) continue;
+      try {
+        await pack.loadIndex();
+      } catch (err) {
+        this.broken.set(pack, err as Error);
+        this.warn({ file: pack.idxPath, reason: (err as Error).message });
+      }
+    }
+  }
+
+  /** The pack named `name` (an `.idx` basename) if this backend lists it. */
+  packNamed(name: string): Pack | null {
+    const p = this.packByName.get(name);
+    return p && (this.packs.includes(p) || this.midxPacks.includes(p)) ? p : null;
+  }
+
+  /** Whether `locateLoaded` can answer for `pack` without I/O. */
+  isLoaded(pack: Pack): boolean {
+    const layer = this.layerOf(pack);
+    return layer ? layer.tablesLoaded : !!pack.loadedIndex;
+  }
+
+  /**
+   * `locate` over loaded data only, with no I/O: layers tip first, then the
+   * unindexed packs in search order (newest first). Deterministic: it neither
+   * reads nor moves `lastFound`, so concurrent lookups agree on the pack an
+   * object is read from. Layers or indexes not loaded yet are skipped.
+   */
+  locateLoaded(oid: Uint8Array): Located | null {
+    const layers = this.layers;
+    for (let k = layers.length - 1; k >= 0; k--) {
+      const layer = layers[k];
+      if (!layer.tablesLoaded) continue;
+      const pos = layer.find(oid) as number;
+      if (pos < 0) continue;
+      let entry;
+      try {
+        entry = layer.entry(pos) as { pack: number; offset: number };
+      } catch {
+        break;
+      }
+      const pack = this.midxPacks[layer.numPacksInBase + entry.pack];
+      if (pack) return { pack, offset: entry.offset };
+      break;
+    }
+    for (const pack of this.packs) {
+      const idx = pack.loadedIndex;
+      if (!idx) continue;
+      const pos = idx.find(oid);
+      if (pos >= 0) return { pack, offset: idx.offsetAt(pos) };
+    }
+    return null;
+  }
+
+  /**
+   * The ids (raw bytes, one reused buffer per step: copy to keep) that
+   * `locateLoaded` answers from the pack `name`, in ascending order.
+   */
+  *oidsOfPack(name: string): Generator<Uint8Array> {
+    const pack = this.packNamed(name);
+    if (!pack) return;
+    const layer = this.layerOf(pack);
+    if (layer) {
+      if (!layer.tablesLoaded) return;
+      const local = layer.packNames.indexOf(name);
+      for (let i = 0; i < layer.numObjects; i++) if (layer.packIdAt(i) === local) yield layer.oidAt(i);
+      return;
+    }
+    const idx = pack.loadedIndex;
+    if (!idx) return;
+    const H = this.hash.rawLength;
+    const buf = new Uint8Array(H);
+    for (let i = 0; i < idx.count; i++) {
+      idx.copyOid(i, buf, 0);
+      if (this.locateLoaded(buf)?.pack === pack) yield buf;
+    }
+  }
+  // --- end sync lookups ---
 }
