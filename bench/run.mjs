@@ -115,6 +115,7 @@ for (const target of targets) {
   row(label, e, 'midx-odb readHeader (MIDX)', ops(best(R.oursHeader)), 'obj/s');
   const p = 'peak memory, random reads';
   row(label, p, 'git cat-file --batch', best(R.gitRead).peakRss / MiB, 'MiB');
+  row(label, p, 'node process, library loaded, idle', worker('baseline', gitdir, null).peakRss / MiB, 'MiB');
   row(label, p, 'midx-odb (MIDX)', best(R.oursRead).peakRss / MiB, 'MiB');
   row(label, p, 'isomorphic-git readObject', iso.peakRss / MiB, 'MiB');
 

@@ -15,6 +15,12 @@ async function ours() {
 }
 
 switch (task) {
+  case 'baseline': {
+    // a Node process that loads the library and does nothing: the floor under every peak-memory number
+    await ours();
+    Object.assign(out, { ms: 0, count: 0 });
+    break;
+  }
   case 'ours-read': {
     const odb = await (await ours())({ fs, gitdir });
     const t = now();
