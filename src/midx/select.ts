@@ -93,7 +93,11 @@ export function selectObjects(sources: ObjectSource[], H: number): SelectedObjec
   const cPack = new Uint32Array(widest);
   const cAt = new Float64Array(widest);
   const cKey = new Uint32Array(widest);
-  const perm = new Uint32Array(widest);
+  const order = new Uint32Array(widest);
+  // sort keys: OID bytes 1-4 (byte 0 is the bucket) above the candidate's index, sorted natively;
+  // only runs of equal bytes 1-4 (duplicates, mostly) need the full comparison
+  const INDEX_BITS = 2 ** 21;
+  const packed = widest < INDEX_BITS ? new Float64Array(widest) : null;
   const tables = sources.map((s) => s.table);
   const mtimes = sources.map((s) => s.mtime);
   const prefs = sources.map((s) => (s.preferred ? 1 : 0));
@@ -121,10 +125,12 @@ export function selectObjects(sources: ObjectSource[], H: number): SelectedObjec
       const s = sources[si];
       const t = s.table;
       const skip = s.skipPackId ?? -1;
+      const base = s.oidBase;
+      const stride = s.oidStride;
       for (let i = b ? s.fanout[b - 1] : 0, end = s.fanout[b]; i < end; i++) {
         const pack = s.packIdAt(i);
         if (pack === skip) continue;
-        const at = s.oidBase + i * s.oidStride;
+        const at = base + i * stride;
         let key = 0;
         for (let k = 1; k <= keyLen; k++) key = key * 256 + t[at + k];
         cSrc[n] = si;
@@ -132,21 +138,42 @@ export function selectObjects(sources: ObjectSource[], H: number): SelectedObjec
         cPack[n] = pack;
         cAt[n] = at;
         cKey[n] = key;
-        perm[n] = n;
         n++;
       }
     }
-    const sorted = perm.subarray(0, n).sort(compare);
-    for (let j = 0; j < n; j++) {
-      const c = sorted[j];
-      if (j > 0) {
-        const p = sorted[j - 1];
-        if (cKey[p] === cKey[c] && sameOid(tables[cSrc[p]], cAt[p], tables[cSrc[c]], cAt[c], H)) continue;
+    if (packed) {
+      for (let j = 0; j < n; j++) packed[j] = cKey[j] * INDEX_BITS + j;
+      const keys = packed.subarray(0, n).sort();
+      for (let j = 0; j < n; j++) order[j] = keys[j] % INDEX_BITS;
+      for (let j = 0; j < n; ) {
+        let e = j + 1;
+        while (e < n && cKey[order[e]] === cKey[order[j]]) e++;
+        if (e - j === 2) {
+          // the common case: one object in two packs
+          if (compare(order[j], order[j + 1]) > 0) {
+            const x = order[j];
+            order[j] = order[j + 1];
+            order[j + 1] = x;
+          }
+        } else if (e - j > 2) order.subarray(j, e).sort(compare);
+        j = e;
       }
-      const s = sources[cSrc[c]];
-      oids.set(tables[cSrc[c]].subarray(cAt[c], cAt[c] + H), out * H);
+    } else {
+      for (let j = 0; j < n; j++) order[j] = j;
+      order.subarray(0, n).sort(compare);
+    }
+    for (let j = 0; j < n; j++) {
+      const c = order[j];
+      const t = tables[cSrc[c]];
+      const at = cAt[c];
+      if (j > 0) {
+        const p = order[j - 1];
+        if (cKey[p] === cKey[c] && sameOid(tables[cSrc[p]], cAt[p], t, at, H)) continue;
+      }
+      const o = out * H;
+      for (let k = 0; k < H; k++) oids[o + k] = t[at + k];
       packIds[out] = cPack[c];
-      offsets[out] = s.offsetAt(cPos[c]);
+      offsets[out] = sources[cSrc[c]].offsetAt(cPos[c]);
       preferred[out] = prefs[cSrc[c]];
       out++;
     }

@@ -85,7 +85,6 @@ interface Collected {
   id: number;
   /** `.pack` mtime, whole seconds */
   mtime: number;
-  carried: boolean;
   index: PackIndex | null;
 }
 
@@ -341,7 +340,7 @@ async function loadIndex(odb: Odb, c: Collected): Promise<PackIndex> {
 async function carriedPack(odb: Odb, name: string, id: number): Promise<Collected> {
   const st = await packStat(odb.fs, packPath(odb.packDir, name));
   if (!st) throw new CorruptError(packPath(odb.packDir, name), `could not load pack ${id}`);
-  return { name, id, mtime: st.mtime, carried: true, index: null };
+  return { name, id, mtime: st.mtime, index: null };
 }
 
 async function midxSource(layer: MidxFile, skipPackId?: number): Promise<ObjectSource> {
@@ -508,11 +507,12 @@ async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): Promise
       let index: PackIndex;
       try {
         index = PackIndex.parse(idxPath, await fs.readFile(idxPath), odb.hash);
-      } catch (err) {
+      } catch {
         warn(idxPath, `failed to open pack-index '${idxPath}'`);
         continue;
       }
-      collected.push({ name, id: carriedCount + (collected.length - carriedCount), mtime: st.mtime, carried: false, index });
+      // the next id after the carried-over packs (git's ctx.nr)
+      collected.push({ name, id: collected.length, mtime: st.mtime, index });
     }
   }
 
@@ -592,12 +592,12 @@ async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): Promise
 
   // step 5: pack order (compaction keeps its own), then the permutation
   const order = job.compact ? collected : [...collected].sort((a, b) => compareBytewise(a.name, b.name));
-  const perm = new Map<number, number>();
-  order.forEach((c, i) => perm.set(c.id, i));
+  const perm = new Uint32Array(order.reduce((m, c) => Math.max(m, c.id + 1), 0));
+  order.forEach((c, i) => (perm[c.id] = i));
   // step 6: sanity
   if (order.length === 0) throw new InvalidArgumentError('no pack files to index.');
   const packIds = new Uint32Array(sel.count);
-  for (let i = 0; i < sel.count; i++) packIds[i] = perm.get(sel.packIds[i])!;
+  for (let i = 0; i < sel.count; i++) packIds[i] = perm[sel.packIds[i]];
   let reverse: { order: Uint32Array; baseObjects: number } | null = null;
   if (job.bitmap) {
     if (!sel.count) warn(odb.packDir, 'refusing to write multi-pack .bitmap without any objects');
@@ -740,7 +740,10 @@ async function run(odb: Odb, job: Job): Promise<string | null> {
     if (job.compact) compactionEndpoints(job, state);
     checkJobVersion(job);
     // git creates the layer directory up front, even when nothing gets written
-    if (job.incremental) await fs.mkdir(paths.dir);
+    if (job.incremental) {
+      await fs.mkdir(odb.packDir);
+      await fs.mkdir(paths.dir);
+    }
     let plan = await makePlan(odb, job, state, paths);
     if (!plan) return null;
     const lockPath = job.incremental ? (job.writeChainFile ? `${paths.chain}.lock` : null) : `${paths.midx}.lock`;
