@@ -67,6 +67,39 @@ switch (task) {
     Object.assign(out, { ms: now() - t, count: 1, checksum: sum });
     break;
   }
+  case 'ours-chain': {
+    // appends one layer per pack, as after each fetch: the packs are brought into the
+    // directory one at a time; then small packs of new objects on top of the whole chain
+    const { execFileSync } = await import('node:child_process');
+    const path = await import('node:path');
+    const packDir = path.join(gitdir, 'objects', 'pack');
+    const hold = path.join(gitdir, 'held-packs');
+    fs.mkdirSync(hold, { recursive: true });
+    const names = fs.readdirSync(packDir).filter((f) => f.endsWith('.pack')).map((f) => f.slice(0, -5)).sort();
+    for (const n of names) for (const ext of ['.pack', '.idx', '.rev']) if (fs.existsSync(path.join(packDir, n + ext))) fs.renameSync(path.join(packDir, n + ext), path.join(hold, n + ext));
+    const odb = await (await ours())({ fs, gitdir });
+    const times = [];
+    for (const n of names) {
+      for (const ext of ['.pack', '.idx', '.rev']) if (fs.existsSync(path.join(hold, n + ext))) fs.renameSync(path.join(hold, n + ext), path.join(packDir, n + ext));
+      const t = now();
+      await odb.writeMidx({ incremental: true });
+      times.push(now() - t);
+    }
+    const small = [];
+    for (let i = 0; i < 5; i++) {
+      const ids = [];
+      for (let k = 0; k < 10; k++) ids.push(execFileSync('git', ['--git-dir', gitdir, 'hash-object', '-w', '--stdin'], { input: `small pack ${i} object ${k} ${Math.random()}\n` }).toString().trim());
+      execFileSync('git', ['--git-dir', gitdir, 'pack-objects', '-q', path.join(packDir, 'pack')], { input: ids.join('\n') + '\n' });
+      const t = now();
+      await odb.writeMidx({ incremental: true });
+      small.push(now() - t);
+    }
+    const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
+    const k = Math.max(1, Math.min(10, Math.floor(times.length / 4)));
+    const stats = await odb.stats();
+    Object.assign(out, { ms: mean(small), count: 1, layers: stats.layers.length, objects: stats.midxObjects, firstAppends: mean(times.slice(0, k)), lastAppends: mean(times.slice(-k)), smallOnTop: mean(small) });
+    break;
+  }
   case 'isogit-read': {
     const git = (await import('isomorphic-git')).default;
     const cache = {};

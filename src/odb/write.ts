@@ -75,6 +75,8 @@ interface State {
   tip: MidxFile | null;
   /** the tip's trailing checksum matches its bytes (git's midx_checksum_valid) */
   tipValid: boolean;
+  /** layers borrowed from the database's own pack backend: not closed here */
+  borrowed: Set<MidxFile>;
 }
 
 /** A pack the new MIDX will list. */
@@ -173,13 +175,23 @@ function compactJob(odb: Odb, o: CompactMidxOptions): Job {
 // ---------------------------------------------------------------- loading
 
 async function loadState(odb: Odb): Promise<State> {
-  const loaded = await loadMidx(odb.fs, odb.packDir, odb.hash, (w) => odb.warn(w));
+  // chain layers are named by their checksum, so a layer file the database
+  // already has open is the same bytes: borrow it rather than open every layer
+  // again (appending to a chain of hundreds of layers stays as cheap as to one)
+  const open = new Map(odb.packBackend.layers.map((l) => [l.file, l]));
+  const borrowed = new Set<MidxFile>();
+  const loaded = await loadMidx(odb.fs, odb.packDir, odb.hash, (w) => odb.warn(w), (path) => {
+    const l = path.endsWith('.midx') ? open.get(path) : undefined;
+    if (l) borrowed.add(l);
+    return l;
+  });
   const tip = loaded.layers.length ? loaded.layers[loaded.layers.length - 1] : null;
-  return { source: loaded.source, layers: loaded.layers, tip, tipValid: tip ? await checksumValid(odb, tip) : false };
+  return { source: loaded.source, layers: loaded.layers, tip, tipValid: tip ? await checksumValid(odb, tip) : false, borrowed };
 }
 
 async function closeState(state: State): Promise<void> {
   for (const l of state.layers) {
+    if (state.borrowed.has(l)) continue;
     try {
       await l.close();
     } catch {
@@ -530,7 +542,7 @@ async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): Promise
     }
     if (!needed) {
       if (!job.bitmap) {
-        await clearFiles(odb, odb.packDir, 'bitmap', new Set());
+        await clearFiles(odb, odb.packDir, ['bitmap'], () => false);
         return null;
       }
       if (await bitmapLoadable(odb, paths, state)) return null;
@@ -633,11 +645,12 @@ async function layerPreferredPack(odb: Odb, paths: Paths, state: State, layer: M
 // ---------------------------------------------------------------- committing
 
 /** Removes `<dir>/multi-pack-index-*<ext>` except the names in `keep` (git's clear_midx_file_ext). */
-async function clearFiles(odb: Odb, dir: string, ext: string, keep: Set<string>): Promise<void> {
+/** Removes the files of `dir` named `multi-pack-index-*` ending in one of `exts`, except those `keep` names. */
+async function clearFiles(odb: Odb, dir: string, exts: string[], keep: (name: string) => boolean): Promise<void> {
   const names = await odb.fs.readdir(dir);
   if (!names) return;
   for (const n of names) {
-    if (!n.startsWith(MIDX_PREFIX) || !n.endsWith(ext) || keep.has(n)) continue;
+    if (!n.startsWith(MIDX_PREFIX) || !exts.some((ext) => n.endsWith(ext)) || keep(n)) continue;
     try {
       await odb.fs.remove(join(dir, n));
     } catch (err) {
@@ -648,15 +661,18 @@ async function clearFiles(odb: Odb, dir: string, ext: string, keep: Set<string>)
 
 /**
  * git's clear_midx_files: stale layer and companion files in `.d` (all but
- * the kept hashes), companion files in the pack directory (all but each kept
- * hash in turn: with two or more kept hashes, all of them), then the
- * non-incremental file (incremental writes) or the chain file.
+ * the kept hashes), companion files in the pack directory, then the
+ * non-incremental file (incremental writes) or the chain file. git clears the
+ * pack directory once per kept hash, each pass keeping only that hash's files,
+ * so with two or more kept hashes nothing survives there: one listing, same
+ * result (a pass per kept hash made appends grow with the chain's length).
  */
 async function clearMidxFiles(odb: Odb, paths: Paths, keep: string[], incremental: boolean): Promise<void> {
-  for (const ext of ['bitmap', 'rev', 'midx']) {
-    await clearFiles(odb, paths.dir, ext, new Set(keep.map((h) => `${MIDX_PREFIX}${h}.${ext}`)));
-    for (const h of keep) await clearFiles(odb, odb.packDir, ext, new Set([`${MIDX_PREFIX}${h}.${ext}`]));
-  }
+  const exts = ['bitmap', 'rev', 'midx'];
+  const kept = new Set<string>();
+  for (const h of keep) for (const ext of exts) kept.add(`${MIDX_PREFIX}${h}.${ext}`);
+  await clearFiles(odb, paths.dir, exts, (n) => kept.has(n));
+  if (keep.length) await clearFiles(odb, odb.packDir, exts, (n) => keep.length === 1 && kept.has(n));
   const last = incremental ? paths.midx : paths.chain;
   try {
     await odb.fs.remove(last);
