@@ -30,6 +30,30 @@ export type {
 } from './types.js';
 export type { HashAlgorithm } from './oid.js';
 export { Odb } from './odb/odb.js';
+export { createIsogitCache, isogitCacheSelfTest, isogitCacheStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';
+export type {
+  CommitObject,
+  ContentObject,
+  DeflatedObject,
+  GitIdentity,
+  IsogitCacheOptions,
+  IsogitCacheStats,
+  IsogitLike,
+  IsogitPackSource,
+  MidxHookOptions,
+  ParsedBlobObject,
+  ParsedCommitObject,
+  ParsedObject,
+  ParsedTagObject,
+  ParsedTreeObject,
+  ReadObjectFormat,
+  ReadObjectResult,
+  SelfTestResult,
+  TagObject,
+  TreeEntry,
+  TreeObject,
+  WrappedObject,
+} from './isogit/index.js';
 
 /** Opens the object database of a git directory. Cheap: packs, indexes and MIDX tables are read on first use. */
 export async function openOdb(options: OpenOdbOptions): Promise<Odb> {

@@ -14,6 +14,7 @@ import { TYPE_NAMES } from '../pack/entry.js';
 import type { PackContext, RawObject } from '../pack/pack.js';
 import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
+import { WindowCache } from '../pack/window.js';
 import { DeltaBaseCache } from './cache.js';
 import { LooseBackend } from './loose.js';
 import { type Located, PackBackend } from './pack.js';
@@ -26,6 +27,7 @@ export interface OdbInit {
   config: GitConfig;
   onWarning?: (w: OdbWarning) => void;
   deltaBaseCacheBytes?: number;
+  packWindowBytes?: number;
 }
 
 /** Nested REF_DELTA resolutions across packs before the chain is called cyclic. */
@@ -61,6 +63,7 @@ export class Odb {
       codec: this.codec,
       hash: this.hash,
       cache: this.cache,
+      windows: new WindowCache(init.packWindowBytes ?? 32 * 1024 * 1024),
       resolveExternal: (oid) => this.resolveExternal(oid, false) as Promise<RawObject | null>,
       resolveExternalHeader: (oid) => this.resolveExternal(oid, true) as Promise<{ type: number; size: number } | null>,
     };
@@ -399,4 +402,145 @@ export class Odb {
     return compactMidx(this, options);
   }
   // --- end writing ---
+
+  // --- isomorphic-git (src/isogit) ---
+  private isogitShapes: typeof import('../isogit/shapes.js') | null = null;
+  /** packOfLoaded's answers, valid while the pack backend's listing is the same array */
+  private packOfMemo = new Map<string, string>();
+  private packOfMemoToken: unknown = null;
+
+  /**
+   * What isomorphic-git 1.44's `git.readObject({ fs, gitdir, oid, format })` returns
+   * (format 'deflated' | 'wrapped' | 'content' | 'parsed', default 'content'), read
+   * through this database. As isomorphic-git: the SHA-1 empty tree is answered without
+   * a lookup, a loose object is looked for before the packs (so it reports
+   * `source: 'objects/xx/yyyy…'` and honours every format), and a packed object comes
+   * back as format 'content' (or 'parsed') with `source: 'objects/pack/pack-….pack'`.
+   * The one difference: for an object stored in several packs, `source` names the pack
+   * this database reads it from (the MIDX's choice), where isomorphic-git names the
+   * first `.idx` in file-name order that lists it.
+   */
+  async readObject(args: { oid: string; format?: import('../isogit/shapes.js').ReadObjectFormat }): Promise<import('../isogit/shapes.js').ReadObjectResult> {
+    const format = args?.format ?? 'content';
+    if (format !== 'deflated' && format !== 'wrapped' && format !== 'content' && format !== 'parsed') {
+      throw new InvalidArgumentError(`invalid readObject format ${JSON.stringify(format)}`);
+    }
+    const oid = args?.oid;
+    const bytes = this.oidBytes(oid);
+    const hex = oid.toLowerCase();
+    const shapes = this.isogitShapes ?? (this.isogitShapes = await import('../isogit/shapes.js'));
+    if (this.hash.algorithm === 'sha1' && hex === shapes.EMPTY_TREE_SHA1) {
+      return shapes.toReadObjectResult(hex, { type: 'tree', data: new Uint8Array(0) }, format, this.codec);
+    }
+    const looseSource = `objects/${hex.slice(0, 2)}/${hex.slice(2)}`;
+    const fromLoose = async (): Promise<import('../isogit/shapes.js').ReadObjectResult | null> => {
+      const deflated = format === 'deflated' ? await this.fs.tryReadFile(this.loose.pathOf(hex)) : null;
+      const obj = await this.loose.read(hex);
+      if (!obj) return null;
+      const readable: import('../isogit/shapes.js').ReadableObject = { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
+      if (deflated) readable.deflated = deflated;
+      return shapes.toReadObjectResult(hex, readable, format, this.codec, looseSource);
+    };
+    const fromPack = async (): Promise<import('../isogit/shapes.js').ReadObjectResult | null> => {
+      const loc = await this.packBackend.locate(bytes);
+      if (!loc) return null;
+      let used = loc.pack;
+      const obj = await this.viaPack(bytes, loc, (l) => {
+        used = l.pack;
+        return l.pack.read(l.offset);
+      });
+      if (!obj) return null;
+      const source = `objects/pack/${used.name.replace(/\.idx$/, '.pack')}`;
+      return shapes.toReadObjectResult(hex, { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data }, format, this.codec, source);
+    };
+    // loose first, as isomorphic-git; the fan-out listing (kept as git keeps its
+    // loose cache) spares a failed file read per packed object
+    const listed = (await this.loose.matching(hex)).length > 0;
+    const result = (listed ? await fromLoose() : null) ?? (await fromPack()) ?? (listed ? null : await fromLoose());
+    if (result) return result;
+    if (await this.refresh()) {
+      const again = (await fromLoose()) ?? (await fromPack());
+      if (again) return again;
+    }
+    throw this.missing(hex);
+  }
+
+  /**
+   * Loads every MIDX layer's tables and every unindexed pack's `.idx`, so that the
+   * synchronous lookups below (which do no I/O) see every pack. For createIsogitCache.
+   */
+  async loadPackIndexes(): Promise<void> {
+    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    await this.packBackend.loadAll();
+  }
+
+  /**
+   * The `.idx` name of the pack this database reads `oid` from, from loaded data
+   * only (synchronous, no I/O; see loadPackIndexes); null when no loaded pack has it.
+   * Stable between refreshes: concurrent callers get the same answer.
+   */
+  packOfLoaded(oid: string): string | null {
+    const b = this.packBackend;
+    if (this.packOfMemoToken !== b.packs) {
+      this.packOfMemo.clear();
+      this.packOfMemoToken = b.packs;
+    }
+    const hit = this.packOfMemo.get(oid);
+    if (hit !== undefined) return hit;
+    let bytes: Uint8Array;
+    try {
+      bytes = parseOid(oid.toLowerCase(), this.hash);
+    } catch {
+      return null;
+    }
+    const loc = b.locateLoaded(bytes);
+    if (!loc) return null;
+    if (this.packOfMemo.size >= 4096) this.packOfMemo.clear();
+    this.packOfMemo.set(oid, loc.pack.name);
+    return loc.pack.name;
+  }
+
+  /**
+   * Whether the pack `name` (an `.idx` basename) can be answered for synchronously:
+   * 'served' (listed, its index or MIDX tables loaded), 'broken' (its `.idx` failed
+   * to load) or 'unknown' (not listed, or not loaded yet).
+   */
+  packState(name: string): 'served' | 'broken' | 'unknown' {
+    const b = this.packBackend;
+    const pack = b.packNamed(name);
+    if (!pack) return 'unknown';
+    if (b.broken.has(pack)) return 'broken';
+    return b.isLoaded(pack) ? 'served' : 'unknown';
+  }
+
+  /** The ids (hex, ascending) packOfLoaded places in the pack `name`. */
+  *oidsOfPack(name: string): Generator<string> {
+    for (const oid of this.packBackend.oidsOfPack(name)) yield toHex(oid);
+  }
+
+  /**
+   * Reads `oid` from the pack `name` when that is where packOfLoaded places it
+   * (with the usual fallbacks if that pack fails), else wherever the database finds it.
+   */
+  async readFromPack(oid: string, name: string): Promise<GitObject> {
+    const bytes = this.oidBytes(oid);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const loc = this.packBackend.locateLoaded(bytes);
+        if (loc && loc.pack.name === name) {
+          const obj = await this.viaPack(bytes, loc, (l) => l.pack.read(l.offset));
+          if (obj) return { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
+        }
+        return await this.read(oid);
+      } catch (err) {
+        // isomorphic-git's checkout writes every file at once: a pack opened lazily in
+        // the middle of that can meet a full file table. Wait for it to drain, as
+        // graceful-fs does, instead of failing the file.
+        const code = (err as { code?: string }).code;
+        if ((code !== 'EMFILE' && code !== 'ENFILE') || attempt >= 200) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100, 2 << Math.min(attempt, 6))));
+      }
+    }
+  }
+  // --- end isomorphic-git ---
 }

@@ -1,0 +1,21 @@
+/** The isomorphic-git face: readObject result shapes, the cache adapter, the fetch hook. */
+
+export { createIsogitCache, isogitCacheStats, ISOGIT_VERIFIED } from './cache.js';
+export { isogitCacheSelfTest } from './selftest.js';
+export type { IsogitCacheOptions, IsogitCacheStats, IsogitLike, IsogitPackSource } from './cache.js';
+export type { SelfTestResult } from './selftest.js';
+export { withMidxHook } from './hook.js';
+export type { MidxHookOptions } from './hook.js';
+export type {
+  DeflatedObject,
+  ParsedBlobObject,
+  ParsedCommitObject,
+  ParsedObject,
+  ParsedTagObject,
+  ParsedTreeObject,
+  RawObject as ContentObject,
+  ReadObjectFormat,
+  ReadObjectResult,
+  WrappedObject,
+} from './shapes.js';
+export type { CommitObject, GitIdentity, TagObject, TreeEntry, TreeObject } from './parse.js';
