@@ -161,3 +161,12 @@ export async function memfsCopy(root: string) {
   }
   return vol;
 }
+
+/** A callback-style client (no promises, no sync calls), as older isomorphic-git users pass. */
+export function callbackFs() {
+  const out: Record<string, unknown> = {};
+  for (const name of ['readFile', 'writeFile', 'readdir', 'stat', 'lstat', 'unlink', 'rename', 'mkdir', 'rmdir', 'readlink', 'symlink', 'open', 'read', 'fstat', 'write', 'close', 'chmod', 'link']) {
+    out[name] = (fs as any)[name].bind(fs);
+  }
+  return out;
+}

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NotFoundError, openOdb } from '../src/index.js';
-import { countingFs, expectedObjects, fixtures, gitHash, memfsCopy, readFileOnlyFs } from './helpers.js';
+import { callbackFs, countingFs, expectedObjects, fixtures, gitHash, memfsCopy, readFileOnlyFs } from './helpers.js';
 
 const readable = fixtures().filter((f) => f.name !== 'sha1-large-offsets');
 
@@ -16,6 +16,7 @@ const clients: Array<[string, (gitdir: string) => Promise<unknown>, ('auto' | 'p
   ['node fs with pako (the browser codec)', async () => fs, 'pako'],
   ['fs.promises-style client', async () => ({ promises: fs.promises })],
   ['memfs', async (gitdir) => memfsCopy(gitdir)],
+  ['callback-only client', async () => callbackFs()],
   ['readFile-only client', async () => readFileOnlyFs()],
 ];
 

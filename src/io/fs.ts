@@ -104,6 +104,40 @@ function toBytes(data: unknown): Uint8Array {
   throw new TypeError('file system returned neither bytes nor a string');
 }
 
+/**
+ * Opens again, with growing pauses (about 2 s in all), while the process is
+ * out of file descriptors (EMFILE/ENFILE): a caller such as isomorphic-git's
+ * checkout may hold thousands open for a moment, and a lazily opened pack
+ * should wait for them rather than fail.
+ */
+async function retryOnFileTableFull<T>(open: () => T | Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await open();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if ((code !== 'EMFILE' && code !== 'ENFILE') || attempt >= 10) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** Math.min(attempt, 8)));
+    }
+  }
+}
+
+/** A FileHandle-like face for a callback client's file descriptor (read, stat, close). */
+function descriptorHandle(client: any, fd: number) {
+  const read = promisify(client.read, client);
+  const fstat = promisify(client.fstat, client);
+  const close = promisify(client.close, client);
+  return {
+    async read(buf: Uint8Array, off: number, len: number, pos: number) {
+      // node's callback read answers (bytesRead, buffer)
+      const n = await read(fd, buf, off, len, pos);
+      return { bytesRead: typeof n === 'number' ? n : (n as { bytesRead: number }).bytesRead };
+    },
+    stat: () => fstat(fd),
+    close: () => close(fd),
+  };
+}
+
 const DEFAULT_WHOLE_FILE_BUDGET = 256 * 1024 * 1024;
 
 /** Files read whole (clients without positional reads), kept within a byte budget, least recently used first out. */
@@ -160,9 +194,11 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
   else if (isPromiseApi(client)) p = client;
   else {
     p = {};
-    for (const name of ['readFile', 'writeFile', 'readdir', 'stat', 'lstat', 'unlink', 'rename', 'mkdir', 'rmdir', 'link', 'utimes', 'open']) {
+    for (const name of ['readFile', 'writeFile', 'readdir', 'stat', 'lstat', 'unlink', 'rename', 'mkdir', 'rmdir', 'link', 'utimes', 'chmod']) {
       if (typeof client[name] === 'function') p[name] = promisify(client[name], client);
     }
+    // positional reads through descriptors need the whole set
+    if (['open', 'read', 'fstat', 'close'].every((n) => typeof client[n] === 'function')) p.open = promisify(client.open, client);
   }
   // synchronous positional reads: node's fs and memfs volumes have these
   const syncIo =
@@ -211,7 +247,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
     async open(path) {
       if (syncIo) {
-        const fd = syncIo.openSync(path, 'r');
+        const fd = await retryOnFileTableFull(() => syncIo.openSync(path, 'r'));
         const size = Number(syncIo.fstatSync(fd).size);
         let closed = false;
         return {
@@ -249,7 +285,8 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         };
       }
       if (hasOpen) {
-        const fh = await p.open(path, 'r');
+        let fh = await retryOnFileTableFull(() => p.open(path, 'r'));
+        if (typeof fh === 'number') fh = descriptorHandle(client, fh);
         const st = await fh.stat();
         const size = Number(st.size);
         return {
@@ -295,19 +332,32 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       await p.writeFile(path, data, mode === undefined ? undefined : { mode });
     },
     async createExclusive(path, data = new Uint8Array(0), mode) {
-      if (hasOpen) {
+      const bytes = toBytes(data);
+      const exists = (err: unknown) => (err as { code?: string }).code === 'EEXIST';
+      // O_EXCL through a FileHandle API: the client's own promises (even a
+      // non-enumerable one, as memfs volumes have), or its promisified open
+      const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
+      if (handles) {
         let fh: any;
         try {
-          fh = await p.open(path, 'wx', mode ?? 0o666);
+          // created writable, then given its mode: memfs refuses to write a file it opened as 0444
+          fh = await handles.open(path, 'wx');
         } catch (err) {
-          if ((err as { code?: string }).code === 'EEXIST') throw new LockError(path);
+          if (exists(err)) throw new LockError(path);
           throw err;
         }
         try {
-          const bytes = toBytes(data);
-          if (bytes.length) await fh.writeFile(bytes);
+          if (typeof fh === 'number') {
+            // a callback client's open gives a descriptor
+            for (let done = 0; done < bytes.length; ) done += await promisify(client.write, client)(fh, bytes, done, bytes.length - done, done);
+          } else if (bytes.length) await fh.writeFile(bytes);
         } finally {
-          await fh.close();
+          if (typeof fh === 'number') await promisify(client.close, client)(fh);
+          else await fh.close();
+        }
+        if (mode !== undefined) {
+          const chmod = typeof handles.chmod === 'function' ? handles.chmod.bind(handles) : typeof client.chmod === 'function' ? promisify(client.chmod, client) : null;
+          if (chmod) await chmod(path, mode);
         }
         return;
       }
@@ -315,7 +365,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       // browser tab serialises its own writers through the odb, so this is
       // documented as best effort across tabs.
       if (await fs.stat(path)) throw new LockError(path);
-      await fs.writeFile(path, data, mode);
+      await fs.writeFile(path, bytes, mode);
     },
     async rename(from, to) {
       if (typeof p.rename === 'function') {
