@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+/**
+ * midx-odb: the object database on the command line.
+ *
+ *   midx-odb [--git-dir=<path>] [-C <path>] [--[no-]progress] <command> [<args>]
+ *
+ *   write | compact | verify     git's `multi-pack-index` subcommands
+ *   cat-file                     git's `cat-file`
+ *   stats                        what the database sees: layers, packs, objects
+ *
+ * Exit statuses are git's: 0 success, 1 (verify found problems, cat-file -e
+ * found nothing), 128 fatal (not a repository, a bad object name, a held
+ * lock), 129 usage, 255 a write that failed.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openOdb } from '../index.js';
+import { type OptionSpec, parseOptions } from './args.js';
+import { CAT_FILE_OPTIONS, CAT_FILE_USAGE, catFile } from './catfile.js';
+import type { CommandContext } from './context.js';
+import { Die, Exit, UsageError } from './errors.js';
+import { COMPACT_OPTIONS, COMPACT_USAGE, compactCommand, VERIFY_OPTIONS, VERIFY_USAGE, verifyCommand, WRITE_OPTIONS, WRITE_USAGE, writeCommand } from './midx.js';
+import { Output, PipeClosed } from './output.js';
+import { NO_PROGRESS, progressWanted, terminalProgress } from './progress.js';
+import { findRepository, RefResolver } from './repo.js';
+import { STATS_OPTIONS, STATS_USAGE, statsCommand } from './stats.js';
+import { usageText } from './usage.js';
+import { warningPrinter } from './warnings.js';
+
+const GLOBAL_OPTIONS: OptionSpec[] = [
+  { long: 'git-dir', kind: 'string', argh: '<path>', help: 'the git directory (default: $GIT_DIR, else found from the working directory up)', negatable: false },
+  { short: 'C', kind: 'string', key: 'C', argh: '<path>', help: 'run as if started in <path>' },
+  { long: 'progress', kind: 'bool', help: 'force progress reporting (default: when stderr is a terminal)' },
+  { long: 'version', kind: 'bool', help: 'print the version and exit', negatable: false },
+];
+
+interface Command {
+  usages: string[];
+  options: OptionSpec[];
+  run: (ctx: CommandContext, argv: string[]) => Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  write: { usages: [WRITE_USAGE], options: WRITE_OPTIONS, run: writeCommand },
+  compact: { usages: [COMPACT_USAGE], options: COMPACT_OPTIONS, run: compactCommand },
+  verify: { usages: [VERIFY_USAGE], options: VERIFY_OPTIONS, run: verifyCommand },
+  'cat-file': { usages: CAT_FILE_USAGE, options: CAT_FILE_OPTIONS, run: catFile },
+  stats: { usages: [STATS_USAGE], options: STATS_OPTIONS, run: statsCommand },
+};
+
+const TOP_USAGES = [
+  'midx-odb [<options>] write [--preferred-pack=<pack>] [--[no-]bitmap]\n  [--[no-]incremental] [--[no-]stdin-packs] [--[no-]write-chain-file]\n  [--base=<checksum>]',
+  'midx-odb [<options>] compact [--[no-]incremental] [--[no-]bitmap]\n  [--base=<checksum>] [--[no-]write-chain-file] <from> <to>',
+  'midx-odb [<options>] verify [--git-only]',
+  'midx-odb [<options>] cat-file (-t | -s | -p | -e) <object>',
+  'midx-odb [<options>] cat-file (--batch | --batch-check)[=<format>] [--batch-all-objects]',
+  'midx-odb [<options>] stats [--json]',
+];
+
+function version(): string {
+  try {
+    const pkg = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json');
+    return JSON.parse(fs.readFileSync(pkg, 'utf8')).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function writeErr(text: string): void {
+  process.stderr.write(text);
+}
+
+/** Prints a usage error (or -h / --help) as git does; returns the exit status. */
+function reportUsage(err: UsageError, usages: string[], options: OptionSpec[]): number {
+  const text = usageText(usages, options);
+  if (err.help) {
+    process.stdout.write(text);
+    return err.long ? 0 : 129;
+  }
+  let msg = '';
+  if (err.message) msg = err.fatal ? `fatal: ${err.message}\n\n` : `error: ${err.message}\n`;
+  writeErr(msg + (err.withUsage ? text : ''));
+  return 129;
+}
+
+/** Runs the command line; resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  let globals;
+  try {
+    globals = parseOptions(argv, GLOBAL_OPTIONS, { stopAtNonOption: true });
+  } catch (err) {
+    if (err instanceof UsageError) return reportUsage(err, TOP_USAGES, GLOBAL_OPTIONS);
+    throw err;
+  }
+  if (globals.values.get('version')) {
+    process.stdout.write(`midx-odb version ${version()}\n`);
+    return 0;
+  }
+  const [name, ...rest] = globals.args;
+  if (name === undefined) return reportUsage(new UsageError('need a subcommand'), TOP_USAGES, GLOBAL_OPTIONS);
+  if (name === 'help') {
+    const target = rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
+    process.stdout.write(target ? usageText(target.usages, target.options) : usageText(TOP_USAGES, GLOBAL_OPTIONS));
+    return 0;
+  }
+  const command = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) return reportUsage(new UsageError(`unknown subcommand: \`${name}'`), TOP_USAGES, GLOBAL_OPTIONS);
+
+  // like git, `-h` alone (and --help) answers without a repository
+  const dashdash = rest.indexOf('--');
+  const beforeDashdash = dashdash >= 0 ? rest.slice(0, dashdash) : rest;
+  if (beforeDashdash.includes('--help')) return reportUsage(new UsageError('', { help: true, long: true }), command.usages, command.options);
+  if (rest.length === 1 && rest[0] === '-h') return reportUsage(new UsageError('', { help: true }), command.usages, command.options);
+
+  const out = new Output(process.stdout);
+  const warnings = warningPrinter(writeErr);
+  let odb: Awaited<ReturnType<typeof openOdb>> | null = null;
+  try {
+    let cwd = process.cwd();
+    const dirC = globals.values.get('C') as string | undefined;
+    if (dirC !== undefined) {
+      cwd = path.resolve(cwd, dirC);
+      if (!fs.existsSync(cwd)) throw new Die(`cannot change to '${dirC}': No such file or directory`);
+    }
+    const gitDirOpt = globals.values.get('git-dir') as string | undefined;
+    const repo = findRepository({ gitDir: gitDirOpt, cwd, env: process.env });
+    // absolute paths, so that messages (lock files...) name files as git does
+    const commondir = path.resolve(repo.commondir);
+    odb = await openOdb({ fs, gitdir: commondir, onWarning: warnings.onWarning });
+    const globalProgress = globals.values.get('progress') as boolean | undefined;
+    const progressFor = (flag: boolean | undefined) => (progressWanted(flag ?? globalProgress, process.stderr.isTTY) ? terminalProgress(process.stderr) : NO_PROGRESS);
+    const ctx: CommandContext = {
+      odb,
+      repo: { gitdir: path.resolve(repo.gitdir), commondir },
+      refs: new RefResolver({ gitdir: path.resolve(repo.gitdir), commondir }, odb.hash.hexLength),
+      out,
+      err: writeErr,
+      stdin: () => process.stdin,
+      progressFor,
+      muteWarnings: warnings.mute,
+    };
+    const status = await command.run(ctx, rest);
+    await out.end();
+    return status;
+  } catch (err) {
+    if (err instanceof PipeClosed) return 141; // git dies of SIGPIPE: 128 + 13
+    await out.end().catch(() => {});
+    if (err instanceof UsageError) return reportUsage(err, command.usages, command.options);
+    if (err instanceof Die) {
+      writeErr(err.before.map((l) => `${l}\n`).join('') + (err.message ? `fatal: ${err.message}\n` : ''));
+      return err.status;
+    }
+    if (err instanceof Exit) {
+      writeErr(err.lines.map((l) => `${l}\n`).join(''));
+      return err.status;
+    }
+    const e = err as Error & { code?: string };
+    writeErr(`fatal: ${e?.message ?? String(err)}\n`);
+    return 128;
+  } finally {
+    if (odb) await odb.close().catch(() => {});
+  }
+}
+
+/** Exits once stderr has taken everything (stdout was drained by Output.end). */
+function exit(status: number): void {
+  process.stderr.write('', () => process.exit(status));
+}
+
+const invokedDirectly = (() => {
+  try {
+    return fs.realpathSync(process.argv[1] ?? '') === fs.realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+})();
+
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(exit, (err) => {
+    process.stderr.write(`fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+    exit(128);
+  });
+}

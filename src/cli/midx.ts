@@ -1,0 +1,218 @@
+/**
+ * `midx-odb write | compact | verify`: git's `multi-pack-index` subcommands
+ * over the library's writer and verifier, with git 2.55's option checks,
+ * messages and exit statuses:
+ *
+ * - usage errors: the message, the usage, exit 129;
+ * - what git reports with error() and a failed return (no pack files to
+ *   index, could not find base MIDX...): `error: ...`, exit 255;
+ * - what git dies on (unknown MIDX version, bad compaction endpoints, a held
+ *   lock...): `fatal: ...`, exit 128;
+ * - `--no-write-chain-file` prints the new layer's checksum on stdout;
+ * - verify prints git's lines and exits 0, 1 or 128.
+ */
+
+import path from 'node:path';
+import { CorruptError, InvalidArgumentError, LockError } from '../index.js';
+import type { CompactMidxOptions, VerifyOptions, WriteMidxOptions } from '../types.js';
+import { type OptionSpec, parseOptions } from './args.js';
+import type { CommandContext } from './context.js';
+import { Die, Exit, UsageError } from './errors.js';
+import type { ProgressSink } from './progress.js';
+
+// ---------------------------------------------------------------- usage
+
+const COMMON_OPTIONS: OptionSpec[] = [
+  { long: 'object-dir', kind: 'string', argh: '<directory>', help: 'object directory containing set of packfile and pack-index pairs' },
+  { long: 'progress', kind: 'bool', help: 'force progress reporting' },
+];
+
+export const WRITE_USAGE =
+  'midx-odb [<options>] write [--preferred-pack=<pack>]\n  [--[no-]bitmap] [--[no-]incremental] [--[no-]stdin-packs]\n  [--refs-snapshot=<path>] [--[no-]write-chain-file]\n  [--base=<checksum>]';
+export const COMPACT_USAGE = 'midx-odb [<options>] compact [--[no-]incremental]\n  [--[no-]bitmap] [--base=<checksum>] [--[no-]write-chain-file]\n  <from> <to>';
+export const VERIFY_USAGE = 'midx-odb [<options>] verify [--git-only]';
+
+export const WRITE_OPTIONS: OptionSpec[] = [
+  ...COMMON_OPTIONS,
+  { long: 'preferred-pack', kind: 'string', argh: '<preferred-pack>', help: 'pack for reuse when computing a multi-pack bitmap' },
+  { long: 'bitmap', kind: 'bool', help: 'write multi-pack bitmap' },
+  { long: 'base', kind: 'string', argh: '<checksum>', help: 'base MIDX for incremental writes' },
+  { long: 'incremental', kind: 'bool', help: 'write a new incremental MIDX' },
+  { long: 'write-chain-file', kind: 'bool', help: 'write the multi-pack-index chain file' },
+  { long: 'stdin-packs', kind: 'bool', help: 'write multi-pack index containing only given indexes' },
+  { long: 'refs-snapshot', kind: 'string', argh: '<file>', help: 'refs snapshot for selecting bitmap commits (accepted; no .bitmap is written)' },
+];
+
+export const COMPACT_OPTIONS: OptionSpec[] = [
+  ...COMMON_OPTIONS,
+  { long: 'base', kind: 'string', argh: '<checksum>', help: 'base MIDX for incremental writes' },
+  { long: 'bitmap', kind: 'bool', help: 'write multi-pack bitmap' },
+  { long: 'incremental', kind: 'bool', help: 'write a new incremental MIDX' },
+  { long: 'write-chain-file', kind: 'bool', help: 'write the multi-pack-index chain file' },
+];
+
+export const VERIFY_OPTIONS: OptionSpec[] = [
+  ...COMMON_OPTIONS,
+  { long: 'git-only', kind: 'bool', help: "run git 2.55's checks only (the tip layer's checksum and OID order), with git's exit status" },
+];
+
+// ---------------------------------------------------------------- helpers
+
+/** What git dies on (exit 128) rather than reporting with error() and returning -1 (exit 255). */
+const GIT_DIES: RegExp[] = [
+  /^unknown MIDX version: /,
+  /^bad numeric config value /,
+  /^cannot perform MIDX compaction with v1 format$/,
+  /^could not find MIDX: /,
+  /^MIDX compaction endpoints must be unique$/,
+  /^MIDX .* must be an ancestor of /,
+  /^failed to open preferred pack /,
+  /^could not determine preferred pack$/,
+  /^bad pack-int-id: /,
+  /^invalid MIDX object position/,
+  /^multi-pack-index large offset out of bounds$/,
+  /^too many multi-pack-indexes$/,
+];
+
+const LOCK_ADVICE =
+  'Another git process seems to be running in this repository, e.g.\n' +
+  "an editor opened by 'git commit'. Please make sure all processes\n" +
+  'are terminated then try again. If it still fails, a git process\n' +
+  'may have crashed in this repository earlier:\n' +
+  'remove the file manually to continue.';
+
+/** Turns the library's errors into git's endings. */
+export function gitEnding(err: unknown): Error {
+  if (err instanceof LockError) {
+    // git's unable_to_lock_die
+    return new Die(`${err.message}\n\n${LOCK_ADVICE}`);
+  }
+  if (err instanceof InvalidArgumentError || err instanceof CorruptError) {
+    const message = err instanceof CorruptError ? err.reason : err.message;
+    if (GIT_DIES.some((re) => re.test(message))) return new Die(message);
+    return new Exit(255, [`error: ${message}`]);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function checkObjectDir(ctx: CommandContext, dir: string | undefined): void {
+  if (dir === undefined) return;
+  const given = path.resolve(dir);
+  const own = path.resolve(ctx.repo.commondir, 'objects');
+  if (given !== own) throw new Die(`--object-dir=${dir}: only the repository's own object directory (${own}) is supported`);
+}
+
+async function readStdinLines(ctx: CommandContext): Promise<string[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of ctx.stdin() as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text) return [];
+  // strbuf_getline: LF or CRLF ends a line; a last line without one still counts
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines.map((l) => l.replace(/\r$/, '')).sort();
+}
+
+/**
+ * Progress for work the library does in one call. The library's write and
+ * verify take no progress callback yet: the sink is offered to them as
+ * `progress` (harmless until they read it), and meanwhile the command shows
+ * one meter of its own for the whole step (`Writing multi-pack-index: 12s`,
+ * then `..., done.`), replaced by the library's meters once it reports any.
+ */
+async function withProgress<T>(sink: ProgressSink, title: string, run: (sink: ProgressSink) => Promise<T>): Promise<T> {
+  let used = false;
+  const forwarding: ProgressSink = {
+    start: (t, total) => {
+      used = true;
+      overall.stop();
+      return sink.start(t, total);
+    },
+  };
+  const overall = sink.start(title, -1);
+  try {
+    return await run(forwarding);
+  } finally {
+    if (!used) overall.stop();
+  }
+}
+
+// ---------------------------------------------------------------- write
+
+export async function writeCommand(ctx: CommandContext, argv: string[]): Promise<number> {
+  const { values, args } = parseOptions(argv, WRITE_OPTIONS);
+  if (args.length) throw new UsageError('');
+  const incremental = !!values.get('incremental');
+  const writeChainFile = values.get('write-chain-file') !== false;
+  if (!writeChainFile && !incremental) throw new UsageError('cannot use --no-write-chain-file without --incremental');
+  const base = values.get('base') as string | undefined;
+  if (base !== undefined && writeChainFile) throw new UsageError('cannot use --base without --no-write-chain-file');
+  checkObjectDir(ctx, values.get('object-dir') as string | undefined);
+  const options: WriteMidxOptions & { progress?: ProgressSink } = {
+    incremental,
+    bitmap: !!values.get('bitmap'),
+    writeChainFile,
+  };
+  const preferred = values.get('preferred-pack') as string | undefined;
+  if (preferred !== undefined) options.preferredPack = preferred;
+  if (base !== undefined) options.base = base;
+  if (values.get('stdin-packs')) options.stdinPacks = await readStdinLines(ctx);
+  const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
+  let checksum: string | null;
+  try {
+    checksum = await withProgress(progress, 'Writing multi-pack-index', (sink) => ctx.odb.writeMidx({ ...options, progress: sink } as WriteMidxOptions));
+  } catch (err) {
+    throw gitEnding(err);
+  }
+  if (checksum && !writeChainFile) await ctx.out.write(`${checksum}\n`);
+  return 0;
+}
+
+// ---------------------------------------------------------------- compact
+
+export async function compactCommand(ctx: CommandContext, argv: string[]): Promise<number> {
+  const { values, args } = parseOptions(argv, COMPACT_OPTIONS);
+  if (args.length !== 2) throw new UsageError('');
+  const incremental = !!values.get('incremental');
+  const writeChainFile = values.get('write-chain-file') !== false;
+  if (!writeChainFile && !incremental) throw new UsageError('cannot use --no-write-chain-file without --incremental');
+  checkObjectDir(ctx, values.get('object-dir') as string | undefined);
+  const options: CompactMidxOptions & { progress?: ProgressSink } = {
+    from: args[0],
+    to: args[1],
+    incremental,
+    bitmap: !!values.get('bitmap'),
+    writeChainFile,
+  };
+  const base = values.get('base') as string | undefined;
+  if (base !== undefined) options.base = base;
+  const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
+  let checksum: string | null;
+  try {
+    checksum = await withProgress(progress, 'Compacting multi-pack-index', (sink) => ctx.odb.compactMidx({ ...options, progress: sink } as CompactMidxOptions));
+  } catch (err) {
+    throw gitEnding(err);
+  }
+  if (checksum && !writeChainFile) await ctx.out.write(`${checksum}\n`);
+  return 0;
+}
+
+// ---------------------------------------------------------------- verify
+
+export async function verifyCommand(ctx: CommandContext, argv: string[]): Promise<number> {
+  const { values, args } = parseOptions(argv, VERIFY_OPTIONS);
+  if (args.length) throw new UsageError('');
+  checkObjectDir(ctx, values.get('object-dir') as string | undefined);
+  // verify loads the MIDX afresh and reports every problem itself
+  ctx.muteWarnings();
+  const gitOnly = !!values.get('git-only');
+  const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
+  let result;
+  try {
+    result = await withProgress(progress, 'Verifying multi-pack-index', (sink) => ctx.odb.verifyMidx({ gitOnly, progress: sink } as VerifyOptions));
+  } catch (err) {
+    throw gitEnding(err);
+  }
+  if (result.problems.length) ctx.err(result.problems.map((p) => `${p.stderr}\n`).join(''));
+  return gitOnly ? result.gitExitCode : result.exitCode;
+}
