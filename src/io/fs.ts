@@ -138,6 +138,9 @@ function descriptorHandle(client: any, fd: number) {
   };
 }
 
+/** largest read served by the shared scratch buffer */
+const SCRATCH_MAX = 4 * 1024 * 1024;
+
 const DEFAULT_WHOLE_FILE_BUDGET = 256 * 1024 * 1024;
 
 /** Files read whole (clients without positional reads), kept within a byte budget, least recently used first out. */
@@ -267,14 +270,16 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
           },
           readScratch(pos: number, len: number): Uint8Array {
             if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
-            if (scratch.length < len) scratch = new Uint8Array(Math.max(len, scratch.length * 2));
+            // a big entry gets a buffer of its own, so that the shared one never
+            // keeps hundreds of megabytes alive after one large object
+            const buf = len > SCRATCH_MAX ? new Uint8Array(len) : scratch.length >= len ? scratch : (scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(len, scratch.length * 2))));
             let done = 0;
             while (done < len) {
-              const n = syncIo.readSync(fd, scratch, done, len - done, pos + done);
+              const n = syncIo.readSync(fd, buf, done, len - done, pos + done);
               if (!n) throw shortRead(path, pos, len, pos + done);
               done += n;
             }
-            return scratch.subarray(0, len);
+            return buf.subarray(0, len);
           },
           close() {
             if (!closed) {
