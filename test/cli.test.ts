@@ -20,24 +20,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildMixedRepo } from './gitrepo.js';
-import { type Fixture, copyRepo, fixtures, git, tmpdir } from './helpers.js';
+import { type Fixture, copyRepo, fixtures, git, GIT_ENV, tmpdir } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** the built command; MIDX_ODB_CLI points elsewhere (a private build: `tsc --outDir`) */
 const CLI = process.env.MIDX_ODB_CLI ? path.resolve(process.env.MIDX_ODB_CLI) : path.join(ROOT, 'dist', 'cli', 'main.js');
 const EXHAUSTIVE = process.env.MIDX_ODB_CLI_EXHAUSTIVE === '1';
 
-const ENV = {
-  ...process.env,
-  GIT_CONFIG_NOSYSTEM: '1',
-  HOME: os.tmpdir(),
-  GIT_AUTHOR_NAME: 'A U Thor',
-  GIT_AUTHOR_EMAIL: 'author@example.com',
-  GIT_COMMITTER_NAME: 'C O Mitter',
-  GIT_COMMITTER_EMAIL: 'committer@example.com',
-  GIT_AUTHOR_DATE: '1700000000 +0000',
-  GIT_COMMITTER_DATE: '1700000000 +0000',
-} as Record<string, string>;
+const ENV = { ...GIT_ENV } as Record<string, string>;
 delete ENV.GIT_DIR;
 
 interface Run {

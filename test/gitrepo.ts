@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { git, tmpdir } from './helpers.js';
+import { git, parseBatch, tmpdir } from './helpers.js';
 
 function seeded(seed: number) {
   let s = seed >>> 0;
@@ -70,15 +70,5 @@ export function buildMixedRepo(): string {
 
 /** Every object as `git cat-file --batch --batch-all-objects` prints it. */
 export function allObjects(gitdir: string): Map<string, { type: string; data: Buffer }> {
-  const out = git(['--git-dir', gitdir, 'cat-file', '--batch-all-objects', '--batch']);
-  const map = new Map<string, { type: string; data: Buffer }>();
-  let p = 0;
-  while (p < out.length) {
-    const nl = out.indexOf(10, p);
-    const [oid, type, size] = out.subarray(p, nl).toString().split(' ');
-    const n = Number(size);
-    map.set(oid, { type, data: out.subarray(nl + 1, nl + 1 + n) });
-    p = nl + 1 + n + 1;
-  }
-  return map;
+  return parseBatch(git(['--git-dir', gitdir, 'cat-file', '--batch-all-objects', '--batch']));
 }

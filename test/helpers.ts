@@ -76,7 +76,7 @@ export function walk(dir: string): string[] {
   return out;
 }
 
-const GIT_ENV = {
+export const GIT_ENV: Record<string, string | undefined> = {
   ...process.env,
   GIT_AUTHOR_NAME: 'A U Thor',
   GIT_AUTHOR_EMAIL: 'author@example.com',

@@ -253,33 +253,29 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         const fd = await retryOnFileTableFull(() => syncIo.openSync(path, 'r'));
         const size = Number(syncIo.fstatSync(fd).size);
         let closed = false;
+        /** reads [pos, pos+len) into buf[0, len) */
+        const fill = (buf: Uint8Array, pos: number, len: number): Uint8Array => {
+          if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+          let done = 0;
+          while (done < len) {
+            const n = syncIo.readSync(fd, buf, done, len - done, pos + done);
+            if (!n) throw shortRead(path, pos, len, pos + done);
+            done += n;
+          }
+          return buf;
+        };
         return {
           path,
           size,
           sync: true,
           read(pos: number, len: number): Uint8Array {
-            if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
-            const buf = new Uint8Array(len);
-            let done = 0;
-            while (done < len) {
-              const n = syncIo.readSync(fd, buf, done, len - done, pos + done);
-              if (!n) throw shortRead(path, pos, len, pos + done);
-              done += n;
-            }
-            return buf;
+            return fill(new Uint8Array(len), pos, len);
           },
           readScratch(pos: number, len: number): Uint8Array {
-            if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
             // a big entry gets a buffer of its own, so that the shared one never
             // keeps hundreds of megabytes alive after one large object
             const buf = len > SCRATCH_MAX ? new Uint8Array(len) : scratch.length >= len ? scratch : (scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(len, scratch.length * 2))));
-            let done = 0;
-            while (done < len) {
-              const n = syncIo.readSync(fd, buf, done, len - done, pos + done);
-              if (!n) throw shortRead(path, pos, len, pos + done);
-              done += n;
-            }
-            return buf.subarray(0, len);
+            return fill(buf, pos, len).subarray(0, len);
           },
           close() {
             if (!closed) {
