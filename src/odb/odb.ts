@@ -14,7 +14,6 @@ import { TYPE_NAMES } from '../pack/entry.js';
 import type { PackContext, RawObject } from '../pack/pack.js';
 import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
-import { WindowCache } from '../pack/window.js';
 import { DeltaBaseCache } from './cache.js';
 import { LooseBackend } from './loose.js';
 import { type Located, PackBackend } from './pack.js';
@@ -27,7 +26,6 @@ export interface OdbInit {
   config: GitConfig;
   onWarning?: (w: OdbWarning) => void;
   deltaBaseCacheBytes?: number;
-  packWindowBytes?: number;
 }
 
 /** Nested REF_DELTA resolutions across packs before the chain is called cyclic. */
@@ -63,7 +61,6 @@ export class Odb {
       codec: this.codec,
       hash: this.hash,
       cache: this.cache,
-      windows: new WindowCache(init.packWindowBytes ?? 32 * 1024 * 1024),
       resolveExternal: (oid) => this.resolveExternal(oid, false) as Promise<RawObject | null>,
       resolveExternalHeader: (oid) => this.resolveExternal(oid, true) as Promise<{ type: number; size: number } | null>,
     };

@@ -15,10 +15,7 @@ import { DeltaBaseCache as Cache } from '../odb/cache.js';
 import { applyDelta, deltaSizes } from './delta.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
 import { PackIndex } from './idx.js';
-import { WINDOW_SIZE, type WindowCache } from './window.js';
 
-/** window keys: pack id * BLOCKS_PER_PACK + block number (packs up to 2^40 bytes) */
-const BLOCKS_PER_PACK = 2 ** 24;
 
 /** A resolved object: type 1..4 and content. */
 export type RawObject = CachedObject;
@@ -28,8 +25,6 @@ export interface PackContext {
   readonly codec: Codec;
   readonly hash: HashInfo;
   readonly cache: DeltaBaseCache;
-  /** pack windows for synchronous files (optional) */
-  readonly windows?: WindowCache;
   /** a REF_DELTA base that is not in this pack (thin packs; another pack or a loose object) */
   resolveExternal(oid: Uint8Array): Promise<RawObject | null>;
   resolveExternalHeader(oid: Uint8Array): Promise<{ type: number; size: number } | null>;
@@ -121,25 +116,6 @@ export class Pack {
     return this.fileOpening;
   }
 
-  /**
-   * `len` bytes at `at` from a synchronous file: through a cached window when
-   * the range lies inside one, else into the shared scratch buffer. The bytes
-   * are valid until the next read.
-   */
-  private readNow(f: RandomAccessFile, at: number, len: number): Uint8Array {
-    const windows = this.ctx.windows;
-    const block = Math.floor(at / WINDOW_SIZE);
-    if (!windows || len > WINDOW_SIZE / 2 || block !== Math.floor((at + len - 1) / WINDOW_SIZE)) return f.readScratch!(at, len);
-    const key = this.id * BLOCKS_PER_PACK + block;
-    let w = windows.get(key);
-    const start = block * WINDOW_SIZE;
-    if (!w) {
-      w = f.read(start, Math.min(WINDOW_SIZE, f.size - start)) as Uint8Array;
-      windows.set(key, w);
-    }
-    return w.subarray(at - start, at - start + len);
-  }
-
   /** The byte range [offset, end) of the entry at `offset`, validated. */
   private entryEnd(idx: PackIndex, offset: number): number {
     if (offset < 12 || offset >= this.packEnd) throw new CorruptError(this.packPath, `offset ${offset} is outside the pack's entries (12..${this.packEnd})`);
@@ -182,7 +158,7 @@ export class Pack {
       }
       const end = this.entryEnd(idx, at);
       let bytes: Uint8Array;
-      if (f.readScratch) bytes = this.readNow(f, at, end - at);
+      if (f.readScratch) bytes = f.readScratch(at, end - at);
       else {
         const r = f.read(at, end - at);
         bytes = sync(r) ? r : await r;
@@ -237,7 +213,7 @@ export class Pack {
       const end = this.entryEnd(idx, at);
       const len = Math.min(end - at, HEADER_PROBE + H);
       let bytes: Uint8Array;
-      if (f.readScratch) bytes = this.readNow(f, at, len);
+      if (f.readScratch) bytes = f.readScratch(at, len);
       else {
         const r = f.read(at, len);
         bytes = sync(r) ? r : await r;
@@ -285,7 +261,6 @@ export class Pack {
     this.file = null;
     this.fileOpening = null;
     this.ctx.cache.dropPack(this.id);
-    this.ctx.windows?.dropPack(this.id, BLOCKS_PER_PACK);
     if (f) await f.close();
   }
 }
