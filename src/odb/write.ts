@@ -331,6 +331,20 @@ function checkJobVersion(job: Job): void {
   if (job.compact && job.version !== 2) throw new InvalidArgumentError('cannot perform MIDX compaction with v1 format');
 }
 
+/** `fn` over `items`, at most `limit` at a time, results in the items' order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 async function packStat(fs: Fs, path: string): Promise<{ mtime: number } | null> {
   const st = await fs.stat(path);
   return st && st.isFile ? { mtime: Math.floor(st.mtimeMs / 1000) } : null;
@@ -506,25 +520,28 @@ async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): Promise
   } else {
     const covered = packNamesOf(reuse);
     for (const n of packNamesOf(base)) covered.add(n);
-    const names = ((await fs.readdir(odb.packDir)) ?? []).filter((n) => n.endsWith('.idx')).sort(compareBytewise);
-    for (const name of names) {
-      if (covered.has(name)) continue;
-      if (job.stdinPacks && !job.stdinPacks.has(name)) continue;
+    const names = ((await fs.readdir(odb.packDir)) ?? [])
+      .filter((n) => n.endsWith('.idx') && !covered.has(n) && (!job.stdinPacks || job.stdinPacks.has(n)))
+      .sort(compareBytewise);
+    // the packs' stat and .idx reads overlap (a few at a time); they are then taken in name order
+    type Load = { name: string; idxPath: string; st?: { mtime: number }; index?: PackIndex; error?: string };
+    const loads = await mapLimit(names, 8, async (name): Promise<Load> => {
       const idxPath = join(odb.packDir, name);
       const st = await packStat(fs, packPath(odb.packDir, name));
-      if (!st) {
-        warn(idxPath, `failed to add packfile '${idxPath}'`);
-        continue;
-      }
-      let index: PackIndex;
+      if (!st) return { name, idxPath, error: `failed to add packfile '${idxPath}'` };
       try {
-        index = PackIndex.parse(idxPath, await fs.readFile(idxPath), odb.hash);
+        return { name, idxPath, st, index: PackIndex.parse(idxPath, await fs.readFile(idxPath), odb.hash) };
       } catch {
-        warn(idxPath, `failed to open pack-index '${idxPath}'`);
+        return { name, idxPath, error: `failed to open pack-index '${idxPath}'` };
+      }
+    });
+    for (const l of loads) {
+      if (!l.st || !l.index) {
+        warn(l.idxPath, l.error!);
         continue;
       }
       // the next id after the carried-over packs (git's ctx.nr)
-      collected.push({ name, id: collected.length, mtime: st.mtime, index });
+      collected.push({ name: l.name, id: collected.length, mtime: l.st.mtime, index: l.index });
     }
   }
 
