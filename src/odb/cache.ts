@@ -52,6 +52,23 @@ export class DeltaBaseCache {
     }
   }
 
+  /**
+   * The object type of entries met at the top or inside a delta chain, keyed as
+   * above: a header walk stops at the first entry whose type is known instead
+   * of following the chain to its base. A number per entry; cleared whole
+   * past a million entries.
+   */
+  private types = new Map<number, number>();
+
+  typeOf(key: number): number | undefined {
+    return key < 0 ? undefined : this.types.get(key);
+  }
+
+  setType(keys: number[], type: number): void {
+    if (this.types.size + keys.length > 1 << 20) this.types.clear();
+    for (const k of keys) if (k >= 0) this.types.set(k, type);
+  }
+
   /** Forgets everything cached for one pack (it was replaced or removed). */
   dropPack(packId: number): void {
     const lo = packId * 2 ** 40;
@@ -62,10 +79,12 @@ export class DeltaBaseCache {
         this.bytes -= e.data.length;
       }
     }
+    for (const k of this.types.keys()) if (k >= lo && k < hi) this.types.delete(k);
   }
 
   clear(): void {
     this.map.clear();
+    this.types.clear();
     this.bytes = 0;
   }
 

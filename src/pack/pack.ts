@@ -192,6 +192,7 @@ export class Pack {
     }
     // apply the deltas from the base up; every intermediate result is a base worth caching
     let obj = base;
+    cache.setType(keys, obj.type);
     for (let i = deltas.length - 1; i >= 0; i--) {
       obj = { type: obj.type, data: applyDelta(obj.data, deltas[i], this.packPath) };
       if (i > 0) cache.set(keys[i], obj);
@@ -204,12 +205,27 @@ export class Pack {
     const f = this.file ?? (await this.open());
     const idx = this.index!;
     const H = this.ctx.hash.rawLength;
+    const cache = this.ctx.cache;
     let size = -1;
     let at = offset;
+    // the delta entries walked through: they all have the type found at the bottom
+    const walked: number[] = [];
+    const found = (type: number) => {
+      cache.setType(walked, type);
+      return { type, size };
+    };
     for (let depth = 0; ; depth++) {
       if (depth > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
-      const cached = this.ctx.cache.get(Cache.key(this.id, at));
-      if (cached) return { type: cached.type, size: size >= 0 ? size : cached.data.length };
+      const key = Cache.key(this.id, at);
+      if (size >= 0) {
+        const type = cache.typeOf(key);
+        if (type !== undefined) return found(type);
+      }
+      const cached = cache.get(key);
+      if (cached) {
+        if (size < 0) size = cached.data.length;
+        return found(cached.type);
+      }
       const end = this.entryEnd(idx, at);
       const len = Math.min(end - at, HEADER_PROBE + H);
       let bytes: Uint8Array;
@@ -220,7 +236,11 @@ export class Pack {
       }
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
-      if (h.type !== OBJ_OFS_DELTA && h.type !== OBJ_REF_DELTA) return { type: h.type, size: size >= 0 ? size : h.size };
+      if (h.type !== OBJ_OFS_DELTA && h.type !== OBJ_REF_DELTA) {
+        if (size < 0) size = h.size;
+        return found(h.type);
+      }
+      walked.push(key);
       if (size < 0) {
         // the result size is the delta's second varint: inflate just its start
         let head = this.ctx.codec.inflatePrefix(bytes.subarray(h.headerLength), 32);
@@ -245,7 +265,7 @@ export class Pack {
       }
       const ext = await this.ctx.resolveExternalHeader(oid);
       if (!ext) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(oid)} of the entry at offset ${at} is missing`);
-      return { type: ext.type, size };
+      return found(ext.type);
     }
   }
 
