@@ -23,6 +23,8 @@ export type {
   OdbStats,
   OdbWarning,
   OpenOdbOptions,
+  Progress,
+  ProgressMeter,
   VerifyOptions,
   VerifyProblem,
   VerifyResult,

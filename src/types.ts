@@ -132,7 +132,23 @@ export interface VerifyResult {
   problems: VerifyProblem[];
 }
 
+/**
+ * Progress of long work (`writeMidx`, `compactMidx`, `verifyMidx`): `start`
+ * opens a meter with git's title (`Verifying object offsets`, ...) and a
+ * total (0 when there is none); the meter is updated with counts and stopped.
+ */
+export interface Progress {
+  start(title: string, total: number): ProgressMeter;
+}
+
+export interface ProgressMeter {
+  update(done: number): void;
+  stop(): void;
+}
+
 export interface VerifyOptions {
+  /** meters with git's titles */
+  progress?: Progress;
   /**
    * Run exactly git's checks: the checksum and OID order of the tip only
    * (git repeats the tip's OID-order report once per layer, and so does this),
@@ -143,6 +159,8 @@ export interface VerifyOptions {
 
 /** Options of `Odb.writeMidx`, named after `git multi-pack-index write`'s flags. */
 export interface WriteMidxOptions {
+  /** meters with git's titles */
+  progress?: Progress;
   /** append a layer holding only the packs and objects no layer holds yet (`--incremental`) */
   incremental?: boolean;
   /**
@@ -164,6 +182,8 @@ export interface WriteMidxOptions {
 
 /** Options of `Odb.compactMidx` (`git multi-pack-index compact`). */
 export interface CompactMidxOptions {
+  /** meters with git's titles */
+  progress?: Progress;
   /** checksum (lowercase hex) of the lowest layer to compact */
   from: string;
   /** checksum of the highest layer to compact; it must lie above `from` */

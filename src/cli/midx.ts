@@ -114,11 +114,10 @@ async function readStdinLines(ctx: CommandContext): Promise<string[]> {
 }
 
 /**
- * Progress for work the library does in one call. The library's write and
- * verify take no progress callback yet: the sink is offered to them as
- * `progress` (harmless until they read it), and meanwhile the command shows
- * one meter of its own for the whole step (`Writing multi-pack-index: 12s`,
- * then `..., done.`), replaced by the library's meters once it reports any.
+ * Progress for work the library does in one call: the library opens git's
+ * meters through `progress` (`Verifying object offsets`, ...); until it opens
+ * its first one, the command shows one meter of its own for the whole step
+ * (`Writing multi-pack-index: 12s`), replaced by the library's.
  */
 async function withProgress<T>(sink: ProgressSink, title: string, run: (sink: ProgressSink) => Promise<T>): Promise<T> {
   let used = false;
@@ -160,7 +159,7 @@ export async function writeCommand(ctx: CommandContext, argv: string[]): Promise
   const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
   let checksum: string | null;
   try {
-    checksum = await withProgress(progress, 'Writing multi-pack-index', (sink) => ctx.odb.writeMidx({ ...options, progress: sink } as WriteMidxOptions));
+    checksum = await withProgress(progress, 'Writing multi-pack-index', (sink) => ctx.odb.writeMidx({ ...options, progress: sink }));
   } catch (err) {
     throw gitEnding(err);
   }
@@ -189,7 +188,7 @@ export async function compactCommand(ctx: CommandContext, argv: string[]): Promi
   const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
   let checksum: string | null;
   try {
-    checksum = await withProgress(progress, 'Compacting multi-pack-index', (sink) => ctx.odb.compactMidx({ ...options, progress: sink } as CompactMidxOptions));
+    checksum = await withProgress(progress, 'Compacting multi-pack-index', (sink) => ctx.odb.compactMidx({ ...options, progress: sink }));
   } catch (err) {
     throw gitEnding(err);
   }
@@ -209,7 +208,7 @@ export async function verifyCommand(ctx: CommandContext, argv: string[]): Promis
   const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
   let result;
   try {
-    result = await withProgress(progress, 'Verifying multi-pack-index', (sink) => ctx.odb.verifyMidx({ gitOnly, progress: sink } as VerifyOptions));
+    result = await withProgress(progress, 'Verifying multi-pack-index', (sink) => ctx.odb.verifyMidx({ gitOnly, progress: sink }));
   } catch (err) {
     throw gitEnding(err);
   }

@@ -20,7 +20,7 @@ import { join } from '../io/fs.js';
 import { compareOid, type HashInfo, toHex } from '../oid.js';
 import type { PackIndex } from '../pack/idx.js';
 import { Pack, type PackContext } from '../pack/pack.js';
-import type { VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
+import type { Progress, VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
 import type { Codec } from '../zlib/index.js';
 import { loadMidx, MIDX_NAME, type MidxWarning } from './chain.js';
 import { CHUNK_LOFF, CHUNK_OIDL, CHUNK_OOFF, hex32, MIDX_HEADER_SIZE, TOC_ENTRY_SIZE } from './chunks.js';
@@ -361,7 +361,7 @@ export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}
   const layers: Layer[] = [];
   try {
     for (const m of loaded.layers) layers.push(await prepareLayer(m));
-    await checkLayers(ctx, layers, report, gitOnly);
+    await checkLayers(ctx, layers, report, gitOnly, options.progress);
   } catch (err) {
     if (!(err instanceof Die)) {
       await closeAll();
@@ -373,8 +373,11 @@ export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}
   return report.result(loaded.source, layers.map((l) => l.name));
 }
 
-async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, gitOnly: boolean): Promise<void> {
+const NO_METER = { update() {}, stop() {} };
+
+async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, gitOnly: boolean, progress?: Progress): Promise<void> {
   const { fs, packDir, hash, codec } = ctx;
+  const meter = (title: string, total: number) => progress?.start(title, total) ?? NO_METER;
   const H = hash.rawLength;
   const tip = layers[layers.length - 1];
   const at = (l: Layer, git: boolean): Where => ({ file: l.midx.file, layer: l.name, git });
@@ -403,7 +406,9 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
 
   // 3. packs: git's prepare_midx_pack needs a `.idx` name and a regular `.pack` beside it
   const packMissing = new Uint8Array(totalPacks);
+  const packMeter = meter('Looking for referenced packfiles', totalPacks);
   for (let id = 0; id < totalPacks; id++) {
+    packMeter.update(id + 1);
     const l = layerOfPack(id);
     const name = l.midx.packNames[id - l.pBase];
     const packPath = join(packDir, name.replace(/\.idx$/, '') + '.pack');
@@ -414,6 +419,8 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
       report.report(`failed to load pack in position ${id}`, { file: packPath, layer: l.name, git: true, detail });
     }
   }
+
+  packMeter.stop();
 
   // 4. empty: git stops here when the tip has no object; the checks below go on past it unless gitOnly
   let beyondGit = false;
@@ -431,11 +438,13 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
       }
     }
   };
+  const orderMeter = meter('Verifying OID order in multi-pack-index', 0);
   if (gitOnly) {
     for (let k = 0; k < layers.length; k++) orderOf(tip, true);
   } else {
     for (let k = layers.length - 1; k >= 0; k--) orderOf(layers[k], layers[k] === tip && !beyondGit);
   }
+  orderMeter.stop();
 
   // 6. offsets: every object of every layer, grouped by pack as git sorts them
   const packIds = new Uint32Array(totalObjects);
@@ -444,7 +453,10 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
   for (let i = 0; i < totalObjects; i++) order[i] = i;
   // git's QSORT covers only the first `tip.n` pairs (descending pack-int-id,
   // its comparator subtracts u32s into an int); the rest keep position order
+  const sortMeter = meter('Sorting objects by packfile', 0);
   order.subarray(0, Math.min(tip.n, totalObjects)).sort((a, b) => (packIds[b] - packIds[a]) | 0 || a - b);
+  sortMeter.stop();
+  const offsetMeter = meter('Verifying object offsets', totalObjects);
 
   const packs = new OpenPacks(ctx.packContext, packDir);
   const badPackId = (id: number, where: Where) => new Die(`bad pack-int-id: ${id} (${totalPacks} total packs)`, where);
@@ -452,6 +464,7 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
   let cur: { id: number; pack: Pack; error: Error | null; idx: PackIndex | null } | null = null;
   try {
     for (let i = 0; i < totalObjects; i++) {
+      if ((i & 1023) === 0) offsetMeter.update(i);
       const pos = order[i];
       const l = layerOfObject(pos);
       const oidAt = (pos - l.nBase) * H;
@@ -513,7 +526,9 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
         report.report(`incorrect object offset for oid[${pos}] = ${oidHex()}: ${mOffset.toString(16)} != ${pOffset.toString(16)}`, where());
       }
     }
+    offsetMeter.update(totalObjects);
   } finally {
+    offsetMeter.stop();
     await packs.close();
   }
 }

@@ -46,7 +46,7 @@ import {
 import { buildMidx, pseudoPackOrder } from '../midx/write.js';
 import { compareBytewise, compareOid, toHex } from '../oid.js';
 import { PackIndex } from '../pack/idx.js';
-import type { CompactMidxOptions, WriteMidxOptions } from '../types.js';
+import type { CompactMidxOptions, Progress, WriteMidxOptions } from '../types.js';
 import type { Odb } from './odb.js';
 
 const MIDX_PREFIX = 'multi-pack-index-';
@@ -65,6 +65,7 @@ interface Job {
   stdinPacks?: Set<string>;
   from?: string;
   to?: string;
+  progress?: Progress;
 }
 
 /** The MIDX as git loads it before writing: the non-incremental file, else the chain. */
@@ -149,6 +150,7 @@ function writeJob(odb: Odb, o: WriteMidxOptions): Job {
     writeChainFile,
     base: o.base,
     stdinPacks: o.stdinPacks ? new Set(o.stdinPacks) : undefined,
+    progress: o.progress,
   };
 }
 
@@ -169,6 +171,7 @@ function compactJob(odb: Odb, o: CompactMidxOptions): Job {
     base: o.base,
     from: o.from,
     to: o.to,
+    progress: o.progress,
   };
 }
 
@@ -520,6 +523,7 @@ async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): Promise
   } else {
     const covered = packNamesOf(reuse);
     for (const n of packNamesOf(base)) covered.add(n);
+    const adding = job.progress?.start('Adding packfiles to multi-pack-index', 0);
     const names = ((await fs.readdir(odb.packDir)) ?? [])
       .filter((n) => n.endsWith('.idx') && !covered.has(n) && (!job.stdinPacks || job.stdinPacks.has(n)))
       .sort(compareBytewise);
@@ -542,7 +546,9 @@ async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): Promise
       }
       // the next id after the carried-over packs (git's ctx.nr)
       collected.push({ name: l.name, id: collected.length, mtime: l.st.mtime, index: l.index });
+      adding?.update(collected.length);
     }
+    adding?.stop();
   }
 
   // 4.5: already up to date
@@ -636,10 +642,13 @@ async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): Promise
     }
   }
   // step 8-9: the bytes
+  const writing = job.progress?.start('Writing chunks to multi-pack-index', 0);
   const bytes = await buildMidx(
     { hash: odb.hash, version: job.version as 1 | 2, packNames: order.map((c) => c.name), oids: sel.oids, packIds, offsets: sel.offsets, reverse },
     (b) => odb.codec.hash(odb.hash.algorithm, b),
   );
+  writing?.update(1);
+  writing?.stop();
   const hex = toHex(bytes, bytes.length - H, H);
   const aboveTo: string[] = [];
   if (job.compact) for (let l = reuse; l && l !== to && l.checksumHex !== to!.checksumHex; l = l.base) aboveTo.unshift(l.checksumHex);
