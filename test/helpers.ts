@@ -170,3 +170,23 @@ export function callbackFs() {
   }
   return out;
 }
+
+/**
+ * isomorphic-git 1.44 cannot read an `.idx` v1 (sha1-single has one): returns
+ * `gitdir` itself, or a copy in `parent` where such packs are indexed again by
+ * isomorphic-git's own indexPack. Pack names (and so `source`) do not change.
+ */
+export async function isogitReadableGitdir(gitdir: string, parent: string): Promise<string> {
+  const git = (await import('isomorphic-git')).default;
+  const packDir = path.join(gitdir, 'objects/pack');
+  const v1 = fs
+    .readdirSync(packDir)
+    .filter((f) => f.endsWith('.idx'))
+    .filter((f) => fs.readFileSync(path.join(packDir, f)).readUInt32BE(0) !== 0xff744f63);
+  if (v1.length === 0) return gitdir;
+  const copy = path.join(parent, 'repo.git');
+  fs.cpSync(gitdir, copy, { recursive: true });
+  for (const idx of v1) fs.rmSync(path.join(copy, 'objects/pack', idx));
+  for (const idx of v1) await git.indexPack({ fs, dir: copy, gitdir: copy, filepath: `objects/pack/${idx.replace(/\.idx$/, '.pack')}` });
+  return copy;
+}

@@ -14,7 +14,7 @@ import path from 'node:path';
 import git from 'isomorphic-git';
 import { openOdb } from '../src/index.js';
 import type { ReadObjectFormat } from '../src/isogit/shapes.js';
-import { expectedObjects, fixtures, git as sysGit, tmpdir } from './helpers.js';
+import { expectedObjects, fixtures, git as sysGit, isogitReadableGitdir, tmpdir } from './helpers.js';
 
 const FORMATS: ReadObjectFormat[] = ['deflated', 'wrapped', 'content', 'parsed'];
 const scratch: string[] = [];
@@ -22,25 +22,10 @@ afterAll(() => {
   for (const d of scratch) fs.rmSync(d, { recursive: true, force: true });
 });
 
-/**
- * isomorphic-git 1.44 cannot read `.idx` v1 (sha1-single has one): such packs are
- * indexed again by its own indexPack in a copy, as test/isogit-shapes.test.ts does.
- * Pack names (and so `source`) do not change, and the MIDX still applies.
- */
 async function readableGitdir(gitdir: string): Promise<string> {
-  const packDir = path.join(gitdir, 'objects/pack');
-  const v1 = fs
-    .readdirSync(packDir)
-    .filter((f) => f.endsWith('.idx'))
-    .filter((f) => fs.readFileSync(path.join(packDir, f)).readUInt32BE(0) !== 0xff744f63);
-  if (v1.length === 0) return gitdir;
   const root = tmpdir();
   scratch.push(root);
-  const copy = path.join(root, 'repo.git');
-  fs.cpSync(gitdir, copy, { recursive: true });
-  for (const idx of v1) fs.rmSync(path.join(copy, 'objects/pack', idx));
-  for (const idx of v1) await git.indexPack({ fs, dir: copy, gitdir: copy, filepath: `objects/pack/${idx.replace(/\.idx$/, '.pack')}` });
-  return copy;
+  return isogitReadableGitdir(gitdir, root);
 }
 
 /** oid -> the `.pack` sources ('objects/pack/pack-….pack') of every pack that lists it. */

@@ -31,6 +31,7 @@ import {
 } from '../src/isogit/shapes.js';
 import { CorruptError } from '../src/errors.js';
 import { compareCodePoints, isUnsafeEntryName, parseCommit, parseTag, parseTree } from '../src/isogit/parse.js';
+import { isogitReadableGitdir } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/git/', import.meta.url));
 const FORMATS: ReadObjectFormat[] = ['deflated', 'wrapped', 'content', 'parsed'];
@@ -73,28 +74,9 @@ function listObjects(name: string): Listed[] {
     });
 }
 
-/**
- * The gitdir isomorphic-git reads the fixture from. isomorphic-git 1.44 reads only
- * .idx v2 (`fromIdx` returns undefined for v1 and `readObjectPacked` then throws a
- * TypeError for every object it has not found yet), so a fixture with a v1 .idx is
- * copied and that pack indexed again by isomorphic-git's own `indexPack`. Pack names,
- * and so the `source` it reports, do not change.
- */
+/** The fixture's gitdir, or a copy isomorphic-git can read (its `.idx` v1 indexed again). */
 async function readableGitdir(name: string): Promise<string> {
-  const gitdir = path.join(FIXTURES, name, 'repo.git');
-  const packDir = path.join(gitdir, 'objects/pack');
-  const v1 = fs
-    .readdirSync(packDir)
-    .filter((f) => f.endsWith('.idx'))
-    .filter((f) => fs.readFileSync(path.join(packDir, f)).readUInt32BE(0) !== 0xff744f63);
-  if (v1.length === 0) return gitdir;
-  const copy = path.join(tempDir(name), 'repo.git');
-  fs.cpSync(gitdir, copy, { recursive: true });
-  for (const idx of v1) fs.rmSync(path.join(copy, 'objects/pack', idx));
-  for (const idx of v1) {
-    await git.indexPack({ fs, dir: copy, gitdir: copy, filepath: `objects/pack/${idx.replace(/\.idx$/, '.pack')}` });
-  }
-  return copy;
+  return isogitReadableGitdir(path.join(FIXTURES, name, 'repo.git'), tempDir(name));
 }
 
 type AnyResult = Record<string, unknown>;
