@@ -128,7 +128,8 @@ async function withProgress<T>(sink: ProgressSink, title: string, run: (sink: Pr
       return sink.start(t, total);
     },
   };
-  const overall = sink.start(title, -1);
+  // delayed, as git's: it shows only when the library has opened no meter of its own for a while
+  const overall = sink.start(title, -1, 1000);
   try {
     return await run(forwarding);
   } finally {

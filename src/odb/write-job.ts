@@ -1,0 +1,294 @@
+/**
+ * The writer's inputs (spec 4.1-4.3): options checked as git checks them, the
+ * job they make, and the current MIDX or chain loaded as the writer sees it
+ * (the tip trusted only when its checksum is good). Planning is
+ * write-plan.ts; committing the files is write.ts.
+ */
+
+import { configGet } from '../config.js';
+import { InvalidArgumentError } from '../errors.js';
+import { isNotFound, join } from '../io/fs.js';
+import { CHAIN_NAME, loadMidx, MIDX_DIR, MIDX_NAME } from '../midx/chain.js';
+import { CHUNK_RIDX } from '../midx/chunks.js';
+import type { MidxFile } from '../midx/read.js';
+import { compareOid, toHex } from '../oid.js';
+import { PackIndex } from '../pack/idx.js';
+import type { CompactMidxOptions, Progress, WriteMidxOptions } from '../types.js';
+import type { Odb } from './odb.js';
+
+export const MIDX_PREFIX = 'multi-pack-index-';
+const BITMAP_SIGNATURE = 0x4249544d; // "BITM"
+const RIDX_SIGNATURE = 0x52494458; // "RIDX"
+
+export interface Job {
+  compact: boolean;
+  incremental: boolean;
+  bitmap: boolean;
+  preferredPack?: string;
+  version: number;
+  writeChainFile: boolean;
+  base?: string;
+  /** exact `.idx` names (--stdin-packs), or undefined for every pack */
+  stdinPacks?: Set<string>;
+  from?: string;
+  to?: string;
+  progress?: Progress;
+}
+
+/** The MIDX as git loads it before writing: the non-incremental file, else the chain. */
+export interface State {
+  source: 'single' | 'chain' | 'none';
+  /** root first */
+  layers: MidxFile[];
+  tip: MidxFile | null;
+  /** the tip's trailing checksum matches its bytes (git's midx_checksum_valid) */
+  tipValid: boolean;
+  /** layers borrowed from the database's own pack backend: not closed here */
+  borrowed: Set<MidxFile>;
+}
+
+/** A pack the new MIDX will list. */
+export interface Collected {
+  /** `.idx` basename */
+  name: string;
+  /** git's orig_pack_int_id: the global pack-int-id of a carried-over pack, else the next id */
+  id: number;
+  /** `.pack` mtime, whole seconds */
+  mtime: number;
+  index: PackIndex | null;
+}
+
+export interface Plan {
+  bytes: Uint8Array;
+  hex: string;
+  /** the layer the new one sits on (incremental), or null */
+  base: MidxFile | null;
+  /** compaction: checksums of the layers above `to`, bottom first */
+  aboveTo: string[];
+}
+
+export class Paths {
+  readonly midx: string;
+  readonly dir: string;
+  readonly chain: string;
+  constructor(readonly packDir: string) {
+    this.midx = join(packDir, MIDX_NAME);
+    this.dir = join(packDir, MIDX_DIR);
+    this.chain = join(this.dir, CHAIN_NAME);
+  }
+  /** a companion or layer file: `<packdir>/multi-pack-index-<hex>.<ext>` or the same in `.d` */
+  file(hex: string, ext: string, inChain: boolean): string {
+    return join(inChain ? this.dir : this.packDir, `${MIDX_PREFIX}${hex}.${ext}`);
+  }
+}
+
+// ---------------------------------------------------------------- options
+
+function parseVersion(odb: Odb, given: number | undefined, fallback: number): number {
+  if (given !== undefined) return given;
+  const v = configGet(odb.config, 'midx.version');
+  if (v === undefined) return fallback;
+  const n = Number(v.trim());
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`bad numeric config value '${v}' for 'midx.version'`);
+  return n;
+}
+
+export function checkVersion(version: number): void {
+  if (version !== 1 && version !== 2) throw new InvalidArgumentError(`unknown MIDX version: ${version}`);
+}
+
+export function writeJob(odb: Odb, o: WriteMidxOptions): Job {
+  if (o === null || typeof o !== 'object') throw new InvalidArgumentError('writeMidx: options must be an object');
+  const incremental = !!o.incremental;
+  const writeChainFile = o.writeChainFile ?? true;
+  if (!writeChainFile && !incremental) throw new InvalidArgumentError('cannot use --no-write-chain-file without --incremental');
+  if (o.base !== undefined && writeChainFile) throw new InvalidArgumentError('cannot use --base without --no-write-chain-file');
+  if (o.base !== undefined && typeof o.base !== 'string') throw new InvalidArgumentError('writeMidx: `base` must be a string');
+  if (o.preferredPack !== undefined && typeof o.preferredPack !== 'string') throw new InvalidArgumentError('writeMidx: `preferredPack` must be a string');
+  if (o.stdinPacks !== undefined && (!Array.isArray(o.stdinPacks) || o.stdinPacks.some((n) => typeof n !== 'string'))) {
+    throw new InvalidArgumentError('writeMidx: `stdinPacks` must be an array of .idx names');
+  }
+  return {
+    compact: false,
+    incremental,
+    bitmap: !!o.bitmap,
+    preferredPack: o.preferredPack,
+    version: parseVersion(odb, o.version, 1),
+    writeChainFile,
+    base: o.base,
+    stdinPacks: o.stdinPacks ? new Set(o.stdinPacks) : undefined,
+    progress: o.progress,
+  };
+}
+
+export function compactJob(odb: Odb, o: CompactMidxOptions): Job {
+  if (o === null || typeof o !== 'object' || typeof o.from !== 'string' || typeof o.to !== 'string') {
+    throw new InvalidArgumentError('compactMidx: `from` and `to` (layer checksums) are required');
+  }
+  const incremental = !!o.incremental;
+  const writeChainFile = o.writeChainFile ?? true;
+  if (!writeChainFile && !incremental) throw new InvalidArgumentError('cannot use --no-write-chain-file without --incremental');
+  if (o.base !== undefined && typeof o.base !== 'string') throw new InvalidArgumentError('compactMidx: `base` must be a string');
+  return {
+    compact: true,
+    incremental,
+    bitmap: !!o.bitmap,
+    version: parseVersion(odb, o.version, 2),
+    writeChainFile,
+    base: o.base,
+    from: o.from,
+    to: o.to,
+    progress: o.progress,
+  };
+}
+
+// ---------------------------------------------------------------- loading
+
+export async function loadState(odb: Odb): Promise<State> {
+  // chain layers are named by their checksum, so a layer file the database
+  // already has open is the same bytes: borrow it rather than open every layer
+  // again (appending to a chain of hundreds of layers stays as cheap as to one)
+  const open = new Map(odb.packBackend.layers.map((l) => [l.file, l]));
+  const borrowed = new Set<MidxFile>();
+  const loaded = await loadMidx(odb.fs, odb.packDir, odb.hash, (w) => odb.warn(w), (path) => {
+    const l = path.endsWith('.midx') ? open.get(path) : undefined;
+    if (l) borrowed.add(l);
+    return l;
+  });
+  const tip = loaded.layers.length ? loaded.layers[loaded.layers.length - 1] : null;
+  return { source: loaded.source, layers: loaded.layers, tip, tipValid: tip ? await checksumValid(odb, tip) : false, borrowed };
+}
+
+export async function closeState(state: State): Promise<void> {
+  for (const l of state.layers) {
+    if (state.borrowed.has(l)) continue;
+    try {
+      await l.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+async function checksumValid(odb: Odb, layer: MidxFile): Promise<boolean> {
+  const H = odb.hash.rawLength;
+  const bytes = await layer.readAll();
+  const sum = await odb.codec.hash(odb.hash.algorithm, bytes.subarray(0, bytes.length - H));
+  return compareOid(sum, 0, bytes, bytes.length - H, H) === 0;
+}
+
+/** What identifies the current MIDX: the non-incremental file's size and trailer, and the chain file's bytes. */
+export async function fingerprint(odb: Odb, paths: Paths): Promise<string> {
+  const H = odb.hash.rawLength;
+  let s = '-';
+  const st = await odb.fs.stat(paths.midx);
+  if (st) {
+    s = `${st.size}`;
+    if (st.size >= H) {
+      try {
+        const f = await odb.fs.open(paths.midx);
+        try {
+          s += ':' + toHex(await f.read(f.size - H, H));
+        } finally {
+          await f.close();
+        }
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        s = '-';
+      }
+    }
+  }
+  const chain = await odb.fs.tryReadFile(paths.chain);
+  return `${s}|${chain ? toHex(chain) : '-'}`;
+}
+
+/** Every layer from `layer` down to the root. */
+export function* chainOf(layer: MidxFile | null): Generator<MidxFile> {
+  for (let l = layer; l; l = l.base) yield l;
+}
+
+export function packNamesOf(layer: MidxFile | null): Set<string> {
+  const names = new Set<string>();
+  for (const l of chainOf(layer)) for (const n of l.packNames) names.add(n);
+  return names;
+}
+
+/** git's load_midx_revindex: a RIDX chunk of the right size, else a valid `.rev` file. */
+export async function reverseIndexLoadable(odb: Odb, paths: Paths, state: State, layer: MidxFile): Promise<boolean> {
+  return (await firstPseudoPackSlot(odb, paths, state, layer)) !== undefined;
+}
+
+/**
+ * RIDX[0] of a layer (the global MIDX position in its first pseudo-pack slot),
+ * from the RIDX chunk or the layer's `.rev` file; undefined when neither
+ * loads, null when the reverse index loads but is empty.
+ */
+export async function firstPseudoPackSlot(odb: Odb, paths: Paths, state: State, layer: MidxFile): Promise<number | null | undefined> {
+  const ridx = layer.chunks.get(CHUNK_RIDX);
+  if (ridx) {
+    if (ridx.size === 4 * layer.numObjects) {
+      if (!layer.numObjects) return null;
+      const b = await layer.readChunk(CHUNK_RIDX);
+      return new DataView(b!.buffer, b!.byteOffset, 4).getUint32(0);
+    }
+    odb.warn({ file: layer.file, reason: 'multi-pack-index reverse-index chunk is the wrong size' });
+  }
+  const H = odb.hash.rawLength;
+  const path = paths.file(layer.checksumHex, 'rev', state.source === 'chain');
+  let f;
+  try {
+    f = await odb.fs.open(path);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  try {
+    if (f.size !== 12 + 4 * layer.numObjects + 2 * H) return undefined;
+    const head = await f.read(0, Math.min(16, f.size - 2 * H));
+    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    if (dv.getUint32(0) !== RIDX_SIGNATURE || dv.getUint32(4) !== 1) return undefined;
+    const id = dv.getUint32(8);
+    if (id !== 1 && id !== 2) return undefined;
+    return layer.numObjects ? dv.getUint32(12) : null;
+  } finally {
+    await f.close();
+  }
+}
+
+/** A loadable MIDX bitmap for every layer: `BITM`, version 1, and the layer's checksum in the header. */
+export async function bitmapLoadable(odb: Odb, paths: Paths, state: State): Promise<boolean> {
+  const H = odb.hash.rawLength;
+  for (const layer of state.layers) {
+    let f;
+    try {
+      f = await odb.fs.open(paths.file(layer.checksumHex, 'bitmap', state.source === 'chain'));
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+    try {
+      if (f.size < 12 + H) return false;
+      const head = await f.read(0, 12 + H);
+      const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+      if (dv.getUint32(0) !== BITMAP_SIGNATURE || dv.getUint16(4) !== 1) return false;
+      if (compareOid(head, 12, layer.checksum, 0, H) !== 0) return false;
+    } finally {
+      await f.close();
+    }
+  }
+  return true;
+}
+
+/** Removes the files of `dir` named `multi-pack-index-*` ending in one of `exts`, except those `keep` names. */
+export async function clearFiles(odb: Odb, dir: string, exts: string[], keep: (name: string) => boolean): Promise<void> {
+  const names = await odb.fs.readdir(dir);
+  if (!names) return;
+  for (const n of names) {
+    if (!n.startsWith(MIDX_PREFIX) || !exts.some((ext) => n.endsWith(ext)) || keep(n)) continue;
+    try {
+      await odb.fs.remove(join(dir, n));
+    } catch (err) {
+      odb.warn({ file: join(dir, n), reason: `failed to remove ${join(dir, n)}: ${(err as Error).message}` });
+    }
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * Planning a MIDX write (spec 4.4-4.9): which packs are collected, the
+ * "already up to date" and "nothing to do" shortcuts, the preferred pack,
+ * which objects go in (select.ts) and the bytes (midx/write.ts).
+ */
+
+import { CorruptError, InvalidArgumentError } from '../errors.js';
+import type { Fs } from '../io/fs.js';
+import { join } from '../io/fs.js';
+import { CHUNK_OIDL } from '../midx/chunks.js';
+import type { MidxFile } from '../midx/read.js';
+import { compactionPackOrder, compareIdxOrPackName, type CompactionLayer, defaultPreferredPack, filterObjects, type ObjectSource, selectObjects } from '../midx/select.js';
+import { buildMidx, pseudoPackOrder } from '../midx/write.js';
+import { compareBytewise, compareOid, toHex } from '../oid.js';
+import { PackIndex } from '../pack/idx.js';
+import type { Odb } from './odb.js';
+import { bitmapLoadable, chainOf, checkVersion, clearFiles, type Collected, firstPseudoPackSlot, type Job, packNamesOf, Paths, type Plan, reverseIndexLoadable, type State } from './write-job.js';
+
+// ---------------------------------------------------------------- planning
+
+/** `compact <from> <to>`: the endpoints, found walking down from the tip (git's builtin checks, in its order). */
+export function compactionEndpoints(job: Job, state: State): { from: MidxFile; to: MidxFile } {
+  let from: MidxFile | null = null;
+  let to: MidxFile | null = null;
+  for (let l = state.tip; l && !(from && to); l = l.base) {
+    if (!from && l.checksumHex === job.from) from = l;
+    if (!to && l.checksumHex === job.to) to = l;
+  }
+  if (!from) throw new InvalidArgumentError(`could not find MIDX: ${job.from}`);
+  if (!to) throw new InvalidArgumentError(`could not find MIDX: ${job.to}`);
+  if (from === to) throw new InvalidArgumentError('MIDX compaction endpoints must be unique');
+  for (const l of chainOf(from)) if (l === to) throw new InvalidArgumentError(`MIDX ${job.from} must be an ancestor of ${job.to}`);
+  return { from, to };
+}
+
+export function checkJobVersion(job: Job): void {
+  checkVersion(job.version);
+  if (job.compact && job.version !== 2) throw new InvalidArgumentError('cannot perform MIDX compaction with v1 format');
+}
+
+/** `fn` over `items`, at most `limit` at a time, results in the items' order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+async function packStat(fs: Fs, path: string): Promise<{ mtime: number } | null> {
+  const st = await fs.stat(path);
+  return st && st.isFile ? { mtime: Math.floor(st.mtimeMs / 1000) } : null;
+}
+
+function packPath(packDir: string, idxName: string): string {
+  return join(packDir, idxName.replace(/\.idx$/, '.pack'));
+}
+
+async function loadIndex(odb: Odb, c: Collected): Promise<PackIndex> {
+  if (!c.index) {
+    const path = join(odb.packDir, c.name);
+    c.index = PackIndex.parse(path, await odb.fs.readFile(path), odb.hash);
+  }
+  return c.index;
+}
+
+/** A carried-over pack: its `.pack` must be there (git's prepare_midx_pack, else `could not load pack %d`). */
+async function carriedPack(odb: Odb, name: string, id: number): Promise<Collected> {
+  const st = await packStat(odb.fs, packPath(odb.packDir, name));
+  if (!st) throw new CorruptError(packPath(odb.packDir, name), `could not load pack ${id}`);
+  return { name, id, mtime: st.mtime, index: null };
+}
+
+async function midxSource(layer: MidxFile, skipPackId?: number): Promise<ObjectSource> {
+  await layer.loadTables();
+  const base = layer.numPacksInBase;
+  const numPacks = layer.numPacks;
+  return {
+    table: layer.oidTable,
+    oidBase: 0,
+    oidStride: layer.hash.rawLength,
+    fanout: layer.fanout,
+    packIdAt(i) {
+      const p = layer.packIdAt(i);
+      if (p >= numPacks) throw new CorruptError(layer.file, `bad pack-int-id: ${p + base} (${numPacks + base} total packs)`);
+      return p + base;
+    },
+    offsetAt: (i) => layer.offsetAt(i),
+    mtime: 0,
+    preferred: false,
+    skipPackId,
+  };
+}
+
+function packSource(c: Collected, preferred: boolean): ObjectSource {
+  const idx = c.index!;
+  const id = c.id;
+  return {
+    table: idx.data,
+    oidBase: idx.oidPos(0),
+    oidStride: idx.oidPos(1) - idx.oidPos(0),
+    fanout: idx.fanout,
+    packIdAt: () => id,
+    offsetAt: (i) => idx.offsetAt(i),
+    mtime: c.mtime,
+    preferred,
+  };
+}
+
+/**
+ * "Does the base chain hold this object?" for the objects of a new layer.
+ * Layers whose tables are loaded (or that are small next to the number of
+ * questions) are searched in memory; the others by reading single OIDs at
+ * their positions, so that appending a small pack costs O(log n) reads per
+ * object and per layer, not a read of every layer's tables.
+ */
+class BaseLookup {
+  private layers: Array<{ layer: MidxFile; read?: (pos: number, len: number) => Uint8Array | Promise<Uint8Array>; close?: () => unknown }> = [];
+  private constructor(private readonly H: number) {}
+
+  static async open(fs: Fs, base: MidxFile | null, questions: number, H: number): Promise<BaseLookup> {
+    const lookup = new BaseLookup(H);
+    for (const layer of chainOf(base)) {
+      if (!layer.tablesLoaded && questions * 2048 < layer.numObjects) {
+        const raf = await fs.open(layer.file);
+        lookup.layers.push({ layer, read: (p, l) => raf.read(p, l), close: () => raf.close() });
+      } else {
+        await layer.loadTables();
+        lookup.layers.push({ layer });
+      }
+    }
+    return lookup;
+  }
+
+  async has(oid: Uint8Array, off: number): Promise<boolean> {
+    const H = this.H;
+    for (const { layer, read } of this.layers) {
+      if (!read) {
+        if ((layer.find(oid, off) as number) >= 0) return true;
+        continue;
+      }
+      const b = oid[off];
+      let lo = b ? layer.fanout[b - 1] : 0;
+      let hi = layer.fanout[b];
+      const oidl = layer.chunks.get(CHUNK_OIDL)!.offset;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const r = read(oidl + mid * H, H);
+        const got = r instanceof Promise ? await r : r;
+        const c = compareOid(got, 0, oid, off, H);
+        if (c === 0) return true;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    return false;
+  }
+
+  async close(): Promise<void> {
+    for (const l of this.layers) await l.close?.();
+  }
+}
+
+/**
+ * Decides what to write (spec 4.3-4.9) from the loaded state; null when
+ * there is nothing to write (up to date, or no new packs for a layer).
+ */
+export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): Promise<Plan | null> {
+  const fs = odb.fs;
+  const H = odb.hash.rawLength;
+  const warn = (file: string, reason: string) => odb.warn({ file, reason });
+
+  let from: MidxFile | null = null;
+  let to: MidxFile | null = null;
+  if (job.compact) ({ from, to } = compactionEndpoints(job, state));
+  checkJobVersion(job);
+
+  // 4.3: the existing MIDX (its tip), trusted only with a good checksum
+  let m: MidxFile | null = null;
+  if (!job.stdinPacks || job.incremental) {
+    if (state.tip && !state.tipValid) warn(state.tip.file, 'ignoring existing multi-pack-index; checksum mismatch');
+    else m = state.tip;
+  }
+  const reuse = job.stdinPacks ? null : m;
+  let base: MidxFile | null = job.incremental ? m : null;
+  if (job.compact) base = from!.base;
+  if (job.base !== undefined) {
+    if (job.base === 'none') base = null;
+    else {
+      while (base && base.checksumHex !== job.base) base = base.base;
+      if (!base) throw new InvalidArgumentError(`could not find base MIDX '${job.base}'`);
+    }
+  }
+
+  // 4.4: packs
+  if (job.incremental && job.bitmap) {
+    for (const l of chainOf(base)) {
+      if (!(await reverseIndexLoadable(odb, paths, state, l))) throw new InvalidArgumentError(`could not load reverse index for MIDX ${l.checksumHex}`);
+    }
+  }
+  const collected: Collected[] = [];
+  if (reuse && !job.incremental && !job.compact) {
+    for (const l of chainOf(reuse)) {
+      for (let i = 0; i < l.numPacks; i++) collected.push(await carriedPack(odb, l.packNames[i], l.numPacksInBase + i));
+    }
+  }
+  const carriedCount = collected.length;
+  if (job.compact) {
+    const range: MidxFile[] = [];
+    for (let l: MidxFile | null = to; l && l !== from!.base; l = l.base) range.unshift(l);
+    const layers: CompactionLayer[] = [];
+    for (const l of range) {
+      const cl: CompactionLayer = { numPacksInBase: l.numPacksInBase, numPacks: l.numPacks };
+      if (job.bitmap) cl.preferredPack = await layerPreferredPack(odb, paths, state, l);
+      layers.push(cl);
+    }
+    const globalNames = (id: number) => {
+      for (const l of range) if (id >= l.numPacksInBase && id < l.numPacksInBase + l.numPacks) return l.packNames[id - l.numPacksInBase];
+      throw new CorruptError(to!.file, `bad pack-int-id: ${id}`);
+    };
+    for (const id of compactionPackOrder(layers, job.bitmap)) collected.push(await carriedPack(odb, globalNames(id), id));
+  } else {
+    const covered = packNamesOf(reuse);
+    for (const n of packNamesOf(base)) covered.add(n);
+    const adding = job.progress?.start('Adding packfiles to multi-pack-index', 0);
+    const names = ((await fs.readdir(odb.packDir)) ?? [])
+      .filter((n) => n.endsWith('.idx') && !covered.has(n) && (!job.stdinPacks || job.stdinPacks.has(n)))
+      .sort(compareBytewise);
+    // the packs' stat and .idx reads overlap (a few at a time); they are then taken in name order
+    type Load = { name: string; idxPath: string; st?: { mtime: number }; index?: PackIndex; error?: string };
+    const loads = await mapLimit(names, 8, async (name): Promise<Load> => {
+      const idxPath = join(odb.packDir, name);
+      const st = await packStat(fs, packPath(odb.packDir, name));
+      if (!st) return { name, idxPath, error: `failed to add packfile '${idxPath}'` };
+      try {
+        return { name, idxPath, st, index: PackIndex.parse(idxPath, await fs.readFile(idxPath), odb.hash) };
+      } catch {
+        return { name, idxPath, error: `failed to open pack-index '${idxPath}'` };
+      }
+    });
+    for (const l of loads) {
+      if (!l.st || !l.index) {
+        warn(l.idxPath, l.error!);
+        continue;
+      }
+      // the next id after the carried-over packs (git's ctx.nr)
+      collected.push({ name: l.name, id: collected.length, mtime: l.st.mtime, index: l.index });
+      adding?.update(collected.length);
+    }
+    adding?.stop();
+  }
+
+  // 4.5: already up to date
+  if (!job.compact && state.tip) {
+    const e = state.tip;
+    let needed = !state.tipValid || e.version !== job.version || job.incremental || collected.length !== e.numPacksInBase + e.numPacks;
+    if (!needed) {
+      const names = new Set(collected.map((c) => c.name));
+      for (const l of chainOf(e)) {
+        for (const n of l.packNames) {
+          if (!names.delete(n)) needed = true;
+        }
+      }
+    }
+    if (!needed) {
+      if (!job.bitmap) {
+        await clearFiles(odb, odb.packDir, ['bitmap'], () => false);
+        return null;
+      }
+      if (await bitmapLoadable(odb, paths, state)) return null;
+    }
+  }
+  // 4.6: nothing to do
+  if (job.incremental && collected.length === 0) return null;
+
+  // 4.7 step 1: the preferred pack
+  let pref = -1;
+  if (!job.compact) {
+    if (job.preferredPack !== undefined) {
+      pref = collected.findIndex((c) => compareIdxOrPackName(job.preferredPack!, c.name) === 0);
+      if (pref < 0) warn(odb.packDir, `unknown preferred pack: '${job.preferredPack}'`);
+    } else if (job.bitmap) {
+      // git opens only the candidates' indexes; one that fails to open counts as empty
+      const count = async (i: number) => {
+        try {
+          return (await loadIndex(odb, collected[i])).count;
+        } catch {
+          return 0;
+        }
+      };
+      pref = await defaultPreferredPack(collected.length, (i) => collected[i].mtime, count);
+    }
+    if (pref >= 0) {
+      const c = collected[pref];
+      let idx: PackIndex;
+      try {
+        idx = await loadIndex(odb, c);
+      } catch (err) {
+        throw new CorruptError(join(odb.packDir, c.name), `failed to open preferred pack ${c.name}`, { cause: err });
+      }
+      if (!idx.count) throw new InvalidArgumentError(`cannot select preferred pack ${packPath(odb.packDir, c.name)} with no objects`);
+    }
+  }
+
+  // step 2-3: candidates, deduplication, the base filter
+  const sources: ObjectSource[] = [];
+  if (job.compact) {
+    for (let l: MidxFile | null = to; l && l !== from!.base; l = l.base) sources.push(await midxSource(l));
+  } else {
+    const prefCarried = pref >= 0 && pref < carriedCount;
+    if (reuse && !job.incremental) for (const l of chainOf(reuse)) sources.push(await midxSource(l, prefCarried ? collected[pref].id : undefined));
+    for (let i = carriedCount; i < collected.length; i++) sources.push(packSource(collected[i], i === pref));
+    if (prefCarried) sources.push(packSource(collected[pref], true));
+  }
+  let sel = selectObjects(sources, H);
+  if (job.incremental && base) {
+    const lookup = await BaseLookup.open(fs, base, sel.count, H);
+    try {
+      const inBase = new Uint8Array(sel.count);
+      for (let i = 0; i < sel.count; i++) if (await lookup.has(sel.oids, i * H)) inBase[i] = 1;
+      sel = filterObjects(sel, H, (i) => !inBase[i]);
+    } finally {
+      await lookup.close();
+    }
+  }
+
+  // step 5: pack order (compaction keeps its own), then the permutation
+  const order = job.compact ? collected : [...collected].sort((a, b) => compareBytewise(a.name, b.name));
+  const perm = new Uint32Array(order.reduce((m, c) => Math.max(m, c.id + 1), 0));
+  order.forEach((c, i) => (perm[c.id] = i));
+  // step 6: sanity
+  if (order.length === 0) throw new InvalidArgumentError('no pack files to index.');
+  const packIds = new Uint32Array(sel.count);
+  for (let i = 0; i < sel.count; i++) packIds[i] = perm[sel.packIds[i]];
+  let reverse: { order: Uint32Array; baseObjects: number } | null = null;
+  if (job.bitmap) {
+    if (!sel.count) warn(odb.packDir, 'refusing to write multi-pack .bitmap without any objects');
+    else {
+      const baseObjects = job.incremental && base ? base.numObjectsInBase + base.numObjects : 0;
+      reverse = { order: pseudoPackOrder(packIds, sel.offsets, job.compact ? null : sel.preferred, order.length), baseObjects };
+    }
+  }
+  // step 8-9: the bytes
+  const writing = job.progress?.start('Writing chunks to multi-pack-index', 0);
+  const bytes = await buildMidx(
+    { hash: odb.hash, version: job.version as 1 | 2, packNames: order.map((c) => c.name), oids: sel.oids, packIds, offsets: sel.offsets, reverse },
+    (b) => odb.codec.hash(odb.hash.algorithm, b),
+  );
+  writing?.update(1);
+  writing?.stop();
+  const hex = toHex(bytes, bytes.length - H, H);
+  const aboveTo: string[] = [];
+  if (job.compact) for (let l = reuse; l && l !== to && l.checksumHex !== to!.checksumHex; l = l.base) aboveTo.unshift(l.checksumHex);
+  return { bytes, hex, base: job.incremental ? base : null, aboveTo };
+}
+
+/** Global pack-int-id of a layer's preferred pack: the pack of its first pseudo-pack slot (git's midx_preferred_pack). */
+async function layerPreferredPack(odb: Odb, paths: Paths, state: State, layer: MidxFile): Promise<number> {
+  const pos = await firstPseudoPackSlot(odb, paths, state, layer);
+  if (pos === undefined || pos === null) throw new InvalidArgumentError('could not determine preferred pack');
+  for (const l of chainOf(layer)) {
+    if (pos < l.numObjectsInBase) continue;
+    if (pos >= l.numObjectsInBase + l.numObjects) break;
+    await l.loadTables();
+    return l.numPacksInBase + l.packIdAt(pos - l.numObjectsInBase);
+  }
+  throw new CorruptError(layer.file, 'invalid MIDX object position, MIDX is likely corrupt');
+}
