@@ -11,6 +11,8 @@
 //   adapter      createIsogitCache(odb), the packs under one MIDX layer (the database
 //                is opened inside the timed region)
 //   adapter-nomidx  the same without a MIDX (the database loads every .idx)
+//   adapter+fs   createIsogitCache(odb) and createIsogitFs(fs, odb) (loose probes and
+//                pack listings answered by the database), MIDX as for `adapter`
 //
 // usage: npm run build && node bench/isogit.mjs [--runs=3] [--corpus=dir] [--out=file.md]
 // The child side: node bench/isogit.mjs --child <contender> <task> <gitdir> <arg>
@@ -31,27 +33,29 @@ const ROOT = path.dirname(HERE);
 
 async function child([contender, task, gitdir, arg]) {
   const git = (await import('isomorphic-git')).default;
-  const { openOdb, createIsogitCache, isogitCacheStats } = await import(path.join(ROOT, 'dist/index.js'));
+  const { openOdb, createIsogitCache, createIsogitFs, isogitCacheStats } = await import(path.join(ROOT, 'dist/index.js'));
   const out = { contender, task };
   const t0 = performance.now();
   let cache = {};
   let odb = null;
+  let client = fs;
   if (contender !== 'stock') {
     odb = await openOdb({ fs, gitdir });
     cache = createIsogitCache(odb);
+    if (contender === 'adapter+fs') client = createIsogitFs(fs, odb);
   }
   let digest;
   if (task === 'log') {
-    const log = await git.log({ fs, gitdir, ref: 'HEAD', depth: Number(arg), cache });
+    const log = await git.log({ fs: client, gitdir, ref: 'HEAD', depth: Number(arg), cache });
     out.count = log.length;
     digest = JSON.stringify(log);
   } else if (task === 'readTree') {
-    const { tree } = await git.readTree({ fs, gitdir, oid: arg, cache });
+    const { tree } = await git.readTree({ fs: client, gitdir, oid: arg, cache });
     out.count = tree.length;
     digest = JSON.stringify(tree);
   } else if (task === 'checkout') {
     fs.rmSync(path.join(gitdir, 'index'), { force: true });
-    await git.checkout({ fs, dir: arg, gitdir, ref: 'HEAD', force: true, cache });
+    await git.checkout({ fs: client, dir: arg, gitdir, ref: 'HEAD', force: true, cache });
     const files = [];
     const walk = (d) => {
       for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -147,6 +151,7 @@ async function main(argv) {
       ['stock', plain],
       ['adapter', withMidx],
       ['adapter-nomidx', plain],
+      ['adapter+fs', withMidx],
     ];
     const tasks = [
       ['log', `git.log depth ${depth}`, String(depth)],

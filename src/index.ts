@@ -32,7 +32,7 @@ export type {
 } from './types.js';
 export type { HashAlgorithm } from './oid.js';
 export { Odb } from './odb/odb.js';
-export { createIsogitCache, isogitCacheSelfTest, isogitCacheStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';
+export { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';
 export type {
   CommitObject,
   ContentObject,
@@ -40,6 +40,7 @@ export type {
   GitIdentity,
   IsogitCacheOptions,
   IsogitCacheStats,
+  IsogitFsStats,
   IsogitLike,
   IsogitPackSource,
   MidxHookOptions,

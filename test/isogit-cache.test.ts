@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import git from 'isomorphic-git';
-import { createIsogitCache, isogitCacheSelfTest, isogitCacheStats, ISOGIT_VERIFIED, openOdb, type OdbWarning } from '../src/index.js';
+import { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, openOdb, type OdbWarning } from '../src/index.js';
 import { buildMixedRepo } from './gitrepo.js';
 import { countingFs, fixtures, git as sysGit, tmpdir, walk as walkFiles } from './helpers.js';
 
@@ -106,7 +106,7 @@ async function runCommands(client: unknown, gitdir: string, dir: string, cache: 
 }
 
 /** Runs the commands stock and through the adapter on separate copies; compares. */
-async function compareOnRepo(source: string, opts: { midxCoversAll?: boolean } = {}) {
+async function compareOnRepo(source: string, opts: { midxCoversAll?: boolean; isogitFs?: boolean } = {}) {
   const stockGitdir = copyGitdir(source);
   await withoutV1Indexes(stockGitdir);
   const stock = await runCommands(fs, stockGitdir, temp(), {});
@@ -118,8 +118,18 @@ async function compareOnRepo(source: string, opts: { midxCoversAll?: boolean } =
   const odb = await openOdb({ fs: odbFs.fs, gitdir: oursGitdir, onWarning: (w) => warnings.push(w) });
   const cache = createIsogitCache(odb, { git });
   const counted = countingFs(fs);
-  const ours = await runCommands(counted.fs, oursGitdir, temp(), cache);
+  // with createIsogitFs, isomorphic-git's loose probes and pack listings are answered by the database
+  const client = opts.isogitFs ? createIsogitFs(counted.fs, odb) : counted.fs;
+  const ours = await runCommands(client, oursGitdir, temp(), cache);
   await odb.close();
+  if (opts.isogitFs) {
+    const fsStats = isogitFsStats(client)!;
+    expect(fsStats.looseSkipped, 'loose probes answered without I/O').toBeGreaterThan(0);
+    expect(fsStats.listingsKept, 'pack listings kept').toBeGreaterThan(fsStats.listingsRead);
+    const packDir = path.join(oursGitdir, 'objects', 'pack');
+    const listings = counted.calls.filter((c) => c.method === 'readdir' && path.resolve(c.path) === packDir).length;
+    expect(listings).toBe(fsStats.listingsRead);
+  }
 
   const whole = counted.calls.filter((c) => c.method === 'readFile' && /\.(idx|pack)$/.test(c.path));
   expect(whole, 'isomorphic-git read a pack or pack index whole').toEqual([]);
@@ -206,6 +216,9 @@ describe('isomorphic-git commands through the adapter equal stock isomorphic-git
     it(f.name, async () => {
       await compareOnRepo(f.gitdir);
     });
+    it(`${f.name}, with createIsogitFs too`, async () => {
+      await compareOnRepo(f.gitdir, { isogitFs: true });
+    });
   }
 
   describe('a generated many-pack repository', () => {
@@ -249,6 +262,7 @@ describe('isomorphic-git commands through the adapter equal stock isomorphic-git
       }
       const { stats } = await compareOnRepo(repo);
       expect(stats.indexes).toBeGreaterThanOrEqual(29);
+      await compareOnRepo(repo, { isogitFs: true });
     });
 
     it('with every pack under the MIDX', async () => {
@@ -257,6 +271,7 @@ describe('isomorphic-git commands through the adapter equal stock isomorphic-git
       expect(await odb.writeMidx({ incremental: true })).toBeTruthy();
       await odb.close();
       await compareOnRepo(copy, { midxCoversAll: true });
+      await compareOnRepo(copy, { midxCoversAll: true, isogitFs: true });
     });
   });
 });
@@ -296,6 +311,30 @@ describe('adapter behaviour', () => {
     expect(after.length).toBe(before.length + 1);
     expect(after[0].oid).toBe(commit);
     expect(counted.calls.filter((c) => c.method === 'readFile' && /\.(idx|pack)$/.test(c.path))).toEqual([]);
+    await odb.close();
+  });
+
+  it('createIsogitFs: a pack written by another process is listed at once; loose objects it writes read back', async () => {
+    const bare = copyGitdir(fixtures().find((x) => x.name === 'sha1-chain')!.gitdir);
+    const odb = await openOdb({ fs, gitdir: bare });
+    const cache = createIsogitCache(odb);
+    const client = createIsogitFs(fs, odb);
+    const before = await git.log({ fs: client, gitdir: bare, cache });
+    const kept = isogitFsStats(client)!.listingsKept;
+    expect(kept).toBeGreaterThan(0);
+    // a new commit, packed by git (repack -d also removes the loose objects)
+    const tree = sysGit(['--git-dir', bare, 'write-tree'], { env: { GIT_INDEX_FILE: path.join(temp(), 'index') } }).toString().trim();
+    const commit = sysGit(['--git-dir', bare, 'commit-tree', tree, '-p', before[0].oid, '-m', 'new'], {}).toString().trim();
+    sysGit(['--git-dir', bare, 'update-ref', 'refs/heads/main', commit]);
+    sysGit(['--git-dir', bare, 'repack', '-d', '-q']);
+    const after = await git.log({ fs: client, gitdir: bare, cache });
+    expect(after.length).toBe(before.length + 1);
+    expect(after[0].oid).toBe(commit);
+    // isomorphic-git writes a loose object through the client, and reads it back
+    const oid = await git.writeBlob({ fs: client, gitdir: bare, blob: new TextEncoder().encode('written through createIsogitFs\n') });
+    const { blob } = await git.readBlob({ fs: client, gitdir: bare, oid, cache });
+    expect(new TextDecoder().decode(blob)).toBe('written through createIsogitFs\n');
+    expect(isogitFsStats(client)!.looseSkipped).toBeGreaterThan(0);
     await odb.close();
   });
 

@@ -19,6 +19,7 @@
 import { openOdb } from '../index.js';
 import type { Odb } from '../odb/odb.js';
 import type { OpenOdbOptions } from '../types.js';
+import { proxyClient } from './proxy.js';
 
 export interface MidxHookOptions {
   /** called after each layer written: its checksum (hex) and the gitdir */
@@ -127,42 +128,7 @@ export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions =
       });
     };
 
-  const wrap = <C extends object>(client: C, depth: number): C => {
-    const bound = new Map<PropertyKey, unknown>();
-    let promises: unknown;
-    const valueOf = (key: PropertyKey): unknown => {
-      const v = Reflect.get(client, key, client);
-      if (key === 'promises' && depth === 0 && v && typeof v === 'object') {
-        if (!promises) promises = wrap(v as object, 1);
-        return promises;
-      }
-      if (typeof v !== 'function') return v;
-      let b = bound.get(key) as { orig: unknown; fn: unknown } | undefined;
-      if (!b || b.orig !== v) {
-        // bound to the client itself (classes with private fields); bind keeps `length`,
-        // which isomorphic-git inspects (rmdir)
-        const fn = key === 'writeFile' ? hookWriteFile(v as AnyFn, client) : (v as AnyFn).bind(client);
-        b = { orig: v, fn };
-        bound.set(key, b);
-      }
-      return b.fn;
-    };
-    // the target is a blank object, so no Proxy invariant ties the answers to a frozen client
-    return new Proxy(Object.create(null) as C, {
-      get: (_t, key) => valueOf(key),
-      set: (_t, key, value) => Reflect.set(client, key, value),
-      has: (_t, key) => Reflect.has(client, key),
-      ownKeys: () => Reflect.ownKeys(client),
-      getOwnPropertyDescriptor: (_t, key) => {
-        const d = Reflect.getOwnPropertyDescriptor(client, key);
-        if (!d) return undefined;
-        // isomorphic-git looks at `promises`' enumerability: keep it
-        return { value: valueOf(key), writable: true, enumerable: d.enumerable, configurable: true };
-      },
-      getPrototypeOf: () => Reflect.getPrototypeOf(client),
-      defineProperty: (_t, key, d) => Reflect.defineProperty(client, key, d),
-      deleteProperty: (_t, key) => Reflect.deleteProperty(client, key),
-    });
-  };
-  return wrap(fs, 0);
+  // bound to the client itself (classes with private fields); bind keeps `length`,
+  // which isomorphic-git inspects (rmdir)
+  return proxyClient(fs, (key, fn, client) => (key === 'writeFile' ? hookWriteFile(fn, client) : fn.bind(client)));
 }

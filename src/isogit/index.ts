@@ -5,6 +5,8 @@ export { isogitCacheSelfTest } from './selftest.js';
 export type { IsogitCacheOptions, IsogitCacheStats, IsogitLike, IsogitPackSource } from './cache.js';
 export type { SelfTestResult } from './selftest.js';
 export { withMidxHook } from './hook.js';
+export { createIsogitFs, isogitFsStats } from './fs.js';
+export type { IsogitFsStats } from './fs.js';
 export type { MidxHookOptions } from './hook.js';
 export type {
   DeflatedObject,
