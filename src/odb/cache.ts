@@ -11,6 +11,9 @@ export interface CachedObject {
   data: Uint8Array;
 }
 
+/** entries of the type map before it is cleared */
+const MAX_TYPES = 1 << 18;
+
 export class DeltaBaseCache {
   private map = new Map<number, CachedObject>();
   private bytes = 0;
@@ -56,7 +59,7 @@ export class DeltaBaseCache {
    * The object type of entries met at the top or inside a delta chain, keyed as
    * above: a header walk stops at the first entry whose type is known instead
    * of following the chain to its base. A number per entry; cleared whole
-   * past a million entries.
+   * past MAX_TYPES entries (some 15 MiB).
    */
   private types = new Map<number, number>();
 
@@ -65,7 +68,7 @@ export class DeltaBaseCache {
   }
 
   setType(keys: number[], type: number): void {
-    if (this.types.size + keys.length > 1 << 20) this.types.clear();
+    if (this.types.size + keys.length > MAX_TYPES) this.types.clear();
     for (const k of keys) if (k >= 0) this.types.set(k, type);
   }
 
