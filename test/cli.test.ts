@@ -206,6 +206,35 @@ describe('cat-file, byte for byte as git', () => {
     }
   });
 
+  it.each([
+    ['unbuffered', [] as string[]],
+    ['--buffer, with flushes', ['--buffer']],
+  ])('--batch-command (%s): info and contents over every object, as git (every repository)', (_label, extra) => {
+    for (const repo of repos) {
+      const ids = allIds(repo.gitdir).map((l) => l.split(' ')[0]);
+      const names = batchInput(repo.gitdir, ids, repo.hexLength).split('\n').filter(Boolean);
+      let input = '';
+      names.forEach((n, i) => {
+        input += `${i % 3 === 0 ? 'contents' : 'info'} ${n}\n`;
+        if (extra.length && i % 50 === 49) input += 'flush\n';
+      });
+      const want = oracle(repo.gitdir, ['cat-file', '--batch-command', ...extra], input);
+      expect(want.status, want.stderr).toBe(0);
+      const got = cli(['--git-dir', repo.gitdir, 'cat-file', '--batch-command', ...extra], { input });
+      expect(got.status, `${repo.name}: ${got.stderr}`).toBe(0);
+      expect(got.stdout.equals(want.stdout), `${repo.name} --batch-command`).toBe(true);
+    }
+  });
+
+  it("--batch-command: the command errors are git's", () => {
+    const repo = repos.find((r) => r.name === 'sha1-single')!;
+    for (const [input, extra] of [['flush\n', []], ['\n', []], [' info x\n', []], ['foo\n', []], ['info\n', []], ['flush x\n', ['--buffer']], ['info HEAD\ncontents\n', []]] as Array<[string, string[]]>) {
+      const want = oracle(repo.gitdir, ['cat-file', '--batch-command', ...extra], input);
+      const got = cli(['--git-dir', repo.gitdir, 'cat-file', '--batch-command', ...extra], { input });
+      expect([got.status, got.stderr, got.stdout.toString()], JSON.stringify(input)).toEqual([want.status, want.stderr, want.stdout.toString()]);
+    }
+  });
+
   it.each(['--batch-check', '--batch'])('%s --batch-all-objects (every repository)', (mode) => {
     for (const repo of repos) {
       const want = oracle(repo.gitdir, ['cat-file', '--batch-all-objects', mode]);

@@ -25,7 +25,7 @@ export const CAT_FILE_USAGE = [
   'midx-odb cat-file <type> <object>',
   'midx-odb cat-file (-e | -p) <object>',
   'midx-odb cat-file (-t | -s) <object>',
-  'midx-odb cat-file (--batch | --batch-check) [--batch-all-objects]\n                 [--buffer] [--unordered] [-z]',
+  'midx-odb cat-file (--batch | --batch-check | --batch-command) [--batch-all-objects]\n                 [--buffer] [--unordered] [-z]',
 ];
 
 export const CAT_FILE_OPTIONS: OptionSpec[] = [
@@ -43,7 +43,7 @@ export const CAT_FILE_OPTIONS: OptionSpec[] = [
   { long: 'follow-symlinks', kind: 'bool', help: 'follow in-tree symlinks (not supported)' },
   { long: 'textconv', kind: 'cmdmode', key: 'mode', value: 'c', help: 'run textconv on object\'s content (not supported)', hidden: true },
   { long: 'filters', kind: 'cmdmode', key: 'mode', value: 'w', help: "run filters on object's content (not supported)", hidden: true },
-  { long: 'batch-command', kind: 'optstring', argh: '<format>', help: 'read commands from stdin (not supported)', hidden: true },
+  { long: 'batch-command', kind: 'optstring', argh: '<format>', help: 'read commands from stdin' },
 ];
 
 export type CatFileContext = Pick<CommandContext, 'odb' | 'refs' | 'out' | 'stdin' | 'err'>;
@@ -126,10 +126,10 @@ export async function catFile(ctx: CatFileContext, argv: string[]): Promise<numb
   const mode = values.get('mode') as string | undefined;
   const batch = values.get('batch') as string | undefined;
   const batchCheck = values.get('batch-check') as string | undefined;
-  if (batch !== undefined && batchCheck !== undefined) throw new UsageError('only one batch option may be specified', { withUsage: false });
-  if (values.get('batch-command') !== undefined) throw new Die('--batch-command is not supported by midx-odb');
+  const batchCommand = values.get('batch-command') as string | undefined;
+  if ([batch, batchCheck, batchCommand].filter((v) => v !== undefined).length > 1) throw new UsageError('only one batch option may be specified', { withUsage: false });
   if (mode === 'c' || mode === 'w') throw new Die(`--${mode === 'c' ? 'textconv' : 'filters'} is not supported by midx-odb`);
-  const batchEnabled = batch !== undefined || batchCheck !== undefined;
+  const batchEnabled = batch !== undefined || batchCheck !== undefined || batchCommand !== undefined;
 
   if (!batchEnabled) {
     for (const [key, name] of [
@@ -146,7 +146,11 @@ export async function catFile(ctx: CatFileContext, argv: string[]): Promise<numb
     if (mode) throw new UsageError(`'-${mode}' is incompatible with batch mode`, { fatal: true });
     if (args.length) throw new UsageError('batch modes take no arguments', { fatal: true });
     if (values.get('follow-symlinks')) throw new Die('--follow-symlinks is not supported by midx-odb');
-    const format = parseFormat((batch ?? batchCheck) || DEFAULT_FORMAT);
+    const format = parseFormat((batch ?? batchCheck ?? batchCommand) || DEFAULT_FORMAT);
+    if (batchCommand !== undefined) {
+      if (values.get('batch-all-objects')) throw new UsageError("'--batch-all-objects' is incompatible with '--batch-command'", { fatal: true });
+      return runBatchCommand(ctx, { format: { ...format, splitOnWhitespace: false }, contents: false, all: false, nul: !!values.get('z') }, !!values.get('buffer'));
+    }
     return runBatch(ctx, {
       format,
       contents: batch !== undefined,
@@ -345,5 +349,60 @@ async function runBatch(ctx: CatFileContext, opts: BatchOptions): Promise<number
   }
   if (carry && carry.length) await handle(carry);
   await ctx.out.flush();
+  return 0;
+}
+
+/** Stdin split into records (LF, or NUL with -z; a CR before the LF dropped), as a stream. */
+async function* records(ctx: CatFileContext, nul: boolean): AsyncGenerator<string> {
+  const sep = nul ? 0 : 0x0a;
+  let carry: Buffer | null = null;
+  const text = (raw: Buffer) => {
+    let end = raw.length;
+    if (!nul && end > 0 && raw[end - 1] === 0x0d) end--;
+    return raw.toString('latin1', 0, end);
+  };
+  for await (const chunk of ctx.stdin() as AsyncIterable<Buffer | string>) {
+    const data = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+    const buf: Buffer = carry ? Buffer.concat([carry, data]) : data;
+    let start = 0;
+    for (let nl = buf.indexOf(sep, start); nl >= 0; nl = buf.indexOf(sep, start)) {
+      yield text(buf.subarray(start, nl));
+      start = nl + 1;
+    }
+    carry = start < buf.length ? Buffer.from(buf.subarray(start)) : null;
+  }
+  if (carry && carry.length) yield text(carry);
+}
+
+/**
+ * git's --batch-command: `contents <object>`, `info <object>` and, with
+ * --buffer, `flush`; without --buffer each command is answered at once. The
+ * whole argument names the object (no %(rest) split), as in git.
+ */
+async function runBatchCommand(ctx: CatFileContext, opts: BatchOptions, buffered: boolean): Promise<number> {
+  const queue: Array<{ contents: boolean; name: string }> = [];
+  const dispatch = async () => {
+    for (const q of queue) await batchLine(ctx, { ...opts, contents: q.contents }, q.name);
+    queue.length = 0;
+    await ctx.out.flush();
+  };
+  for await (const input of records(ctx, opts.nul)) {
+    if (!input.length) throw new Die('empty command in input');
+    if (/^\s/.test(input)) throw new Die(`whitespace before command: '${input}'`);
+    const m = /^(contents|info|flush)(?=$| )/.exec(input);
+    if (!m) throw new Die(`unknown command: '${input}'`);
+    const cmd = m[1];
+    const after = input.slice(cmd.length);
+    if (cmd === 'flush') {
+      if (after.length) throw new Die('flush takes no arguments');
+      if (!buffered) throw new Die('flush is only for --buffer mode');
+      await dispatch();
+      continue;
+    }
+    if (!after.startsWith(' ')) throw new Die(`${cmd} requires arguments`);
+    queue.push({ contents: cmd === 'contents', name: after.slice(1) });
+    if (!buffered) await dispatch();
+  }
+  await dispatch();
   return 0;
 }
