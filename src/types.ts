@@ -68,6 +68,8 @@ export interface OdbStats {
   packObjects: number;
   /** number of loose object files */
   looseObjects: number;
+  /** alternate object directories (objects/info/alternates, followed recursively); the counts above are this repository's own */
+  alternates: string[];
 }
 
 /** Where an object is stored (see `Odb.locate`). */
@@ -82,6 +84,8 @@ export interface ObjectLocation {
   layer?: string;
   /** the loose object's path */
   file?: string;
+  /** the alternate object directory (objects/info/alternates) that holds it */
+  alternate?: string;
 }
 
 /** One finding of `Odb.verifyMidx()` (git's `multi-pack-index verify`, run on every layer). */

@@ -417,6 +417,18 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
   return fs;
 }
 
+/** `a/b//c/` → `a/b/c`, `a/x/../b` → `a/b`, `./x` → `x`: posix paths, as isomorphic-git uses on every fs. */
+export function normalizePath(p: string): string {
+  const abs = p.startsWith('/');
+  const out: string[] = [];
+  for (const part of p.split(/[\\/]+/)) {
+    if (!part || part === '.') continue;
+    if (part === '..' && out.length && out[out.length - 1] !== '..') out.pop();
+    else if (part !== '..' || !abs) out.push(part);
+  }
+  return (abs ? '/' : '') + out.join('/');
+}
+
 /** Joins path parts with '/', as isomorphic-git does (it uses posix paths on every fs). */
 export function join(...parts: string[]): string {
   let out = '';

@@ -17,6 +17,7 @@
  */
 
 import type { Odb } from '../odb/odb.js';
+import { normalizePath } from '../io/fs.js';
 import { proxyClient } from './proxy.js';
 
 type AnyFn = (...args: any[]) => any;
@@ -28,18 +29,6 @@ export interface IsogitFsStats {
   listingsKept: number;
   /** listings read from the disk */
   listingsRead: number;
-}
-
-/** `a/b//c/` → `a/b/c`, `./x` → `x`: enough to compare isomorphic-git's joined paths. */
-function normalizePath(p: string): string {
-  const abs = p.startsWith('/');
-  const out: string[] = [];
-  for (const part of p.split(/[\\/]+/)) {
-    if (!part || part === '.') continue;
-    if (part === '..' && out.length && out[out.length - 1] !== '..') out.pop();
-    else out.push(part);
-  }
-  return (abs ? '/' : '') + out.join('/');
 }
 
 function enoent(path: string): Error {

@@ -7,7 +7,7 @@
 import { configBool, type GitConfig } from '../config.js';
 import { AmbiguousError, CorruptError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { Fs } from '../io/fs.js';
-import { join } from '../io/fs.js';
+import { join, normalizePath } from '../io/fs.js';
 import type { MidxWarning } from '../midx/chain.js';
 import { compareOid, fromHex, type HashInfo, isHex, parseOid, toHex } from '../oid.js';
 import { TYPE_NAMES } from '../pack/entry.js';
@@ -31,6 +31,13 @@ export interface OdbInit {
 /** Nested REF_DELTA resolutions across packs before the chain is called cyclic. */
 const MAX_EXTERNAL_DEPTH = 1000;
 
+/** An object directory: its packs and its loose objects. */
+interface ObjectStore {
+  readonly objectsDir: string;
+  readonly packBackend: PackBackend;
+  readonly loose: LooseBackend;
+}
+
 export class Odb {
   readonly fs: Fs;
   readonly gitdir: string;
@@ -43,6 +50,9 @@ export class Odb {
   readonly packBackend: PackBackend;
   readonly loose: LooseBackend;
   private readonly warnFn: (w: OdbWarning) => void;
+  private readonly packContext: PackContext;
+  /** the object directories of objects/info/alternates (recursively), read on the first miss */
+  private alternates: Promise<ObjectStore[]> | null = null;
   private externalDepth = 0;
   private closed = false;
 
@@ -64,8 +74,67 @@ export class Odb {
       resolveExternal: (oid) => this.resolveExternal(oid, false) as Promise<RawObject | null>,
       resolveExternalHeader: (oid) => this.resolveExternal(oid, true) as Promise<{ type: number; size: number } | null>,
     };
+    this.packContext = ctx;
     this.packBackend = new PackBackend(this.fs, this.packDir, ctx, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
     this.loose = new LooseBackend(this.fs, this.objectsDir, this.codec, this.hash);
+  }
+
+  /**
+   * The alternate object directories, as git links them: each line of
+   * objects/info/alternates names one (relative paths from the objects
+   * directory holding the file; `#` comments and blank lines skipped), their
+   * own alternates followed to a depth of 5, each directory once.
+   */
+  private alternateStores(): Promise<ObjectStore[]> {
+    if (!this.alternates) {
+      this.alternates = (async () => {
+        const stores: ObjectStore[] = [];
+        const seen = new Set([normalizePath(this.objectsDir)]);
+        const visit = async (objectsDir: string, depth: number): Promise<void> => {
+          const file = join(objectsDir, 'info', 'alternates');
+          const bytes = await this.fs.tryReadFile(file);
+          if (!bytes) return;
+          if (depth >= 5) {
+            this.warn({ file, reason: `${objectsDir}: ignoring alternate object stores, nesting too deep` });
+            return;
+          }
+          for (let line of new TextDecoder().decode(bytes).split('\n')) {
+            line = line.replace(/\r$/, '');
+            if (!line || line.startsWith('#')) continue;
+            const dir = normalizePath(line.startsWith('/') ? line : join(objectsDir, line));
+            if (seen.has(dir)) continue;
+            seen.add(dir);
+            const st = await this.fs.stat(dir);
+            if (!st || !st.isDirectory) {
+              this.warn({ file, reason: `object directory ${dir} does not exist; check ${file}` });
+              continue;
+            }
+            stores.push({
+              objectsDir: dir,
+              packBackend: new PackBackend(this.fs, join(dir, 'pack'), this.packContext, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true)),
+              loose: new LooseBackend(this.fs, dir, this.codec, this.hash),
+            });
+            await visit(dir, depth + 1);
+          }
+        };
+        await visit(this.objectsDir, 0);
+        this.loadedAlternates = stores;
+        return stores;
+      })();
+    }
+    return this.alternates;
+  }
+
+  /** the alternates already read (none before the first miss) */
+  private loadedAlternates: ObjectStore[] = [];
+  private alternatesLoaded(): ObjectStore[] {
+    return this.loadedAlternates;
+  }
+
+  /** This repository's own store, then its alternates (read on demand). */
+  private async *stores(): AsyncGenerator<ObjectStore> {
+    yield this;
+    for (const alt of await this.alternateStores()) yield alt;
   }
 
   warn(w: MidxWarning | OdbWarning): void {
@@ -98,7 +167,7 @@ export class Odb {
    * cannot be opened or an offset that holds no entry, falls back to the
    * pack's own index and to the unindexed packs, with a warning.
    */
-  private async viaPack<T>(oid: Uint8Array, loc: Located, op: (l: Located) => Promise<T>): Promise<T | null> {
+  private async viaPack<T>(oid: Uint8Array, loc: Located, op: (l: Located) => Promise<T>, backend: PackBackend = this.packBackend): Promise<T | null> {
     try {
       return await op(loc);
     } catch (err) {
@@ -114,27 +183,36 @@ export class Odb {
         return op({ pack: loc.pack, offset: idx!.offsetAt(pos) });
       }
       this.warn({ file: loc.pack.packPath, reason: `failed to open pack: ${(err as Error).message}` });
-      const other = await this.packBackend.locateOutsideMidx(oid);
+      const other = await backend.locateOutsideMidx(oid);
       return other ? op(other) : null;
     }
   }
 
+  /** packs, then loose objects, of this repository, then of each alternate */
   private async readRaw(oid: Uint8Array, hex: string): Promise<RawObject | null> {
-    const loc = await this.packBackend.locate(oid);
-    if (loc) {
-      const obj = await this.viaPack(oid, loc, (l) => l.pack.read(l.offset));
-      if (obj) return obj;
+    for await (const store of this.stores()) {
+      const loc = await store.packBackend.locate(oid);
+      if (loc) {
+        const obj = await this.viaPack(oid, loc, (l) => l.pack.read(l.offset), store.packBackend);
+        if (obj) return obj;
+      }
+      const loose = await store.loose.read(hex);
+      if (loose) return loose;
     }
-    return this.loose.read(hex);
+    return null;
   }
 
   private async readRawHeader(oid: Uint8Array, hex: string): Promise<{ type: number; size: number } | null> {
-    const loc = await this.packBackend.locate(oid);
-    if (loc) {
-      const h = await this.viaPack(oid, loc, (l) => l.pack.readHeader(l.offset));
-      if (h) return h;
+    for await (const store of this.stores()) {
+      const loc = await store.packBackend.locate(oid);
+      if (loc) {
+        const h = await this.viaPack(oid, loc, (l) => l.pack.readHeader(l.offset), store.packBackend);
+        if (h) return h;
+      }
+      const loose = await store.loose.readHeader(hex);
+      if (loose) return loose;
     }
-    return this.loose.readHeader(hex);
+    return null;
   }
 
   /**
@@ -144,7 +222,12 @@ export class Odb {
    */
   private missing(hex: string): Error {
     const broken = this.packBackend.broken.values().next();
-    return broken.done ? new NotFoundError(hex) : broken.value;
+    if (!broken.done) return broken.value;
+    for (const alt of this.alternatesLoaded()) {
+      const b = alt.packBackend.broken.values().next();
+      if (!b.done) return b.value;
+    }
+    return new NotFoundError(hex);
   }
 
   /** The object's type and content. NotFoundError when no source has it. */
@@ -152,7 +235,7 @@ export class Odb {
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
     let obj = await this.readRaw(bytes, hex);
-    if (!obj && (await this.packBackend.refresh())) obj = await this.readRaw(bytes, hex);
+    if (!obj && (await this.refreshPacks())) obj = await this.readRaw(bytes, hex);
     if (!obj) throw this.missing(hex);
     return { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
   }
@@ -162,7 +245,7 @@ export class Odb {
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
     let h = await this.readRawHeader(bytes, hex);
-    if (!h && (await this.packBackend.refresh())) h = await this.readRawHeader(bytes, hex);
+    if (!h && (await this.refreshPacks())) h = await this.readRawHeader(bytes, hex);
     if (!h) throw this.missing(hex);
     return { type: TYPE_NAMES[h.type] as ObjectHeader['type'], size: h.size };
   }
@@ -170,9 +253,11 @@ export class Odb {
   async exists(oid: string): Promise<boolean> {
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
-    if (await this.packBackend.locate(bytes)) return true;
-    if (await this.loose.exists(hex)) return true;
-    if (await this.packBackend.refresh()) return !!(await this.packBackend.locate(bytes));
+    for await (const store of this.stores()) {
+      if (await store.packBackend.locate(bytes)) return true;
+      if (await store.loose.exists(hex)) return true;
+    }
+    if (await this.refreshPacks()) return !!(await this.findPacked(bytes));
     return false;
   }
 
@@ -184,17 +269,20 @@ export class Odb {
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
     const find = async (): Promise<ObjectLocation | null> => {
-      const loc = await this.packBackend.locate(bytes);
-      if (loc) {
-        const layer = this.packBackend.layerOf(loc.pack);
-        return { source: layer ? 'midx' : 'pack', pack: loc.pack.name, offset: loc.offset, layer: layer?.checksumHex };
+      for await (const store of this.stores()) {
+        const alternate = store === this ? {} : { alternate: store.objectsDir };
+        const loc = await store.packBackend.locate(bytes);
+        if (loc) {
+          const layer = store.packBackend.layerOf(loc.pack);
+          return { source: layer ? 'midx' : 'pack', pack: loc.pack.name, offset: loc.offset, layer: layer?.checksumHex, ...alternate };
+        }
+        if (await store.loose.exists(hex)) return { source: 'loose', file: store.loose.pathOf(hex), ...alternate };
       }
-      if (await this.loose.exists(hex)) return { source: 'loose', file: this.loose.pathOf(hex) };
       return null;
     };
     const first = await find();
     if (first) return first;
-    return (await this.packBackend.refresh()) ? find() : null;
+    return (await this.refreshPacks()) ? find() : null;
   }
 
   /** Every object id in every source, once each, in ascending order. */
@@ -211,22 +299,25 @@ export class Odb {
       i: number;
     }
     const sources: Source[] = [];
-    for (const layer of this.packBackend.layers) {
-      await layer.loadTables();
-      if (layer.numObjects) sources.push({ table: layer.oidTable, pos: 0, stride: H, at: 0, count: layer.numObjects, i: 0 });
-    }
-    for (const pack of this.packBackend.packs) {
-      let idx;
-      try {
-        idx = await pack.loadIndex();
-      } catch (err) {
-        this.warn({ file: pack.idxPath, reason: (err as Error).message });
-        continue;
-      }
-      if (idx.count) sources.push({ table: idx.data, pos: idx.oidPos(0), stride: idx.oidPos(1) - idx.oidPos(0), at: idx.oidPos(0), count: idx.count, i: 0 });
-    }
     const looseIds: string[] = [];
-    for await (const id of this.loose.list()) looseIds.push(id);
+    for await (const store of this.stores()) {
+      await store.packBackend.ready();
+      for (const layer of store.packBackend.layers) {
+        await layer.loadTables();
+        if (layer.numObjects) sources.push({ table: layer.oidTable, pos: 0, stride: H, at: 0, count: layer.numObjects, i: 0 });
+      }
+      for (const pack of store.packBackend.packs) {
+        let idx;
+        try {
+          idx = await pack.loadIndex();
+        } catch (err) {
+          this.warn({ file: pack.idxPath, reason: (err as Error).message });
+          continue;
+        }
+        if (idx.count) sources.push({ table: idx.data, pos: idx.oidPos(0), stride: idx.oidPos(1) - idx.oidPos(0), at: idx.oidPos(0), count: idx.count, i: 0 });
+      }
+      for await (const id of store.loose.list()) looseIds.push(id);
+    }
     if (looseIds.length) {
       const t = new Uint8Array(looseIds.length * H);
       looseIds.sort().forEach((id, i) => fromHex(id, t, i * H));
@@ -277,7 +368,8 @@ export class Odb {
     let found = await this.matches(p);
     if (found.size === 0) {
       this.loose.forgetListings();
-      await this.packBackend.refresh();
+      for (const alt of this.loadedAlternates) alt.loose.forgetListings();
+      await this.refreshPacks();
       found = await this.matches(p);
     }
     if (found.size === 0) throw new NotFoundError(p, 'short object id');
@@ -303,21 +395,24 @@ export class Odb {
         found.add(toHex(table, at, H));
       }
     };
-    for (const layer of this.packBackend.layers) {
-      await layer.loadTables();
-      scan(layer.oidTable, layer.lowerBound(bytes, whole), layer.numObjects, (i) => i * H);
-    }
-    for (const pack of this.packBackend.packs) {
-      let idx;
-      try {
-        idx = await pack.loadIndex();
-      } catch (err) {
-        this.warn({ file: pack.idxPath, reason: (err as Error).message });
-        continue;
+    for await (const store of this.stores()) {
+      await store.packBackend.ready();
+      for (const layer of store.packBackend.layers) {
+        await layer.loadTables();
+        scan(layer.oidTable, layer.lowerBound(bytes, whole), layer.numObjects, (i) => i * H);
       }
-      scan(idx.data, idx.lowerBound(bytes, whole), idx.count, (i) => idx!.oidPos(i));
+      for (const pack of store.packBackend.packs) {
+        let idx;
+        try {
+          idx = await pack.loadIndex();
+        } catch (err) {
+          this.warn({ file: pack.idxPath, reason: (err as Error).message });
+          continue;
+        }
+        scan(idx.data, idx.lowerBound(bytes, whole), idx.count, (i) => idx!.oidPos(i));
+      }
+      for (const id of await store.loose.matching(p)) found.add(id);
     }
-    for (const id of await this.loose.matching(p)) found.add(id);
     return found;
   }
 
@@ -342,18 +437,37 @@ export class Odb {
       midxObjects: b.layers.reduce((n, l) => n + l.numObjects, 0),
       packObjects,
       looseObjects,
+      alternates: (await this.alternateStores()).map((a) => a.objectsDir),
     };
   }
 
   /** Looks for new packs, layers and MIDX files now. Resolves true when something changed. */
   refresh(): Promise<boolean> {
     this.loose.forgetListings();
-    return this.packBackend.refresh();
+    for (const alt of this.loadedAlternates) alt.loose.forgetListings();
+    return this.refreshPacks();
+  }
+
+  /** Refreshes this repository's packs and those of the alternates read so far. */
+  private async refreshPacks(): Promise<boolean> {
+    let changed = await this.packBackend.refresh();
+    for (const alt of this.loadedAlternates) if (await alt.packBackend.refresh()) changed = true;
+    return changed;
+  }
+
+  /** The pack entry of an object in this repository or an alternate. */
+  private async findPacked(oid: Uint8Array): Promise<Located | null> {
+    for await (const store of this.stores()) {
+      const loc = await store.packBackend.locate(oid);
+      if (loc) return loc;
+    }
+    return null;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.packBackend.close();
+    for (const alt of this.loadedAlternates) await alt.packBackend.close();
     this.cache.clear();
   }
 
