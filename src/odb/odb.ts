@@ -188,31 +188,43 @@ export class Odb {
     }
   }
 
-  /** packs, then loose objects, of this repository, then of each alternate */
+  /** packs, then loose objects, of this repository, then of each alternate (a plain call on the hot path) */
   private async readRaw(oid: Uint8Array, hex: string): Promise<RawObject | null> {
-    for await (const store of this.stores()) {
-      const loc = await store.packBackend.locate(oid);
-      if (loc) {
-        const obj = await this.viaPack(oid, loc, (l) => l.pack.read(l.offset), store.packBackend);
-        if (obj) return obj;
-      }
-      const loose = await store.loose.read(hex);
-      if (loose) return loose;
+    const own = await this.readRawIn(this, oid, hex);
+    if (own) return own;
+    for (const alt of await this.alternateStores()) {
+      const obj = await this.readRawIn(alt, oid, hex);
+      if (obj) return obj;
     }
     return null;
   }
 
+  private async readRawIn(store: ObjectStore, oid: Uint8Array, hex: string): Promise<RawObject | null> {
+    const loc = await store.packBackend.locate(oid);
+    if (loc) {
+      const obj = await this.viaPack(oid, loc, (l) => l.pack.read(l.offset), store.packBackend);
+      if (obj) return obj;
+    }
+    return store.loose.read(hex);
+  }
+
   private async readRawHeader(oid: Uint8Array, hex: string): Promise<{ type: number; size: number } | null> {
-    for await (const store of this.stores()) {
-      const loc = await store.packBackend.locate(oid);
-      if (loc) {
-        const h = await this.viaPack(oid, loc, (l) => l.pack.readHeader(l.offset), store.packBackend);
-        if (h) return h;
-      }
-      const loose = await store.loose.readHeader(hex);
-      if (loose) return loose;
+    const own = await this.readRawHeaderIn(this, oid, hex);
+    if (own) return own;
+    for (const alt of await this.alternateStores()) {
+      const h = await this.readRawHeaderIn(alt, oid, hex);
+      if (h) return h;
     }
     return null;
+  }
+
+  private async readRawHeaderIn(store: ObjectStore, oid: Uint8Array, hex: string): Promise<{ type: number; size: number } | null> {
+    const loc = await store.packBackend.locate(oid);
+    if (loc) {
+      const h = await this.viaPack(oid, loc, (l) => l.pack.readHeader(l.offset), store.packBackend);
+      if (h) return h;
+    }
+    return store.loose.readHeader(hex);
   }
 
   /**
@@ -253,9 +265,11 @@ export class Odb {
   async exists(oid: string): Promise<boolean> {
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
-    for await (const store of this.stores()) {
-      if (await store.packBackend.locate(bytes)) return true;
-      if (await store.loose.exists(hex)) return true;
+    if (await this.packBackend.locate(bytes)) return true;
+    if (await this.loose.exists(hex)) return true;
+    for (const alt of await this.alternateStores()) {
+      if (await alt.packBackend.locate(bytes)) return true;
+      if (await alt.loose.exists(hex)) return true;
     }
     if (await this.refreshPacks()) return !!(await this.findPacked(bytes));
     return false;
