@@ -40,6 +40,23 @@ describe.each(clients)('reading every fixture object via %s', (_label, makeFs, z
   });
 });
 
+describe.each(clients)('concurrent reads via %s', (_label, makeFs, zlib) => {
+  it('every object of sha1-chain and sha1-single at once, through one database', async () => {
+    for (const f of readable.filter((x) => x.name === 'sha1-chain' || x.name === 'sha1-single')) {
+      const odb = await openOdb({ fs: await makeFs(f.gitdir), gitdir: f.gitdir, zlib, deltaBaseCacheBytes: 64 * 1024 });
+      const objects = expectedObjects(f);
+      // twice over, all in flight together, with a cache small enough to evict while they run
+      const results = await Promise.all([...objects, ...objects].map((o) => Promise.all([odb.read(o.oid), odb.readHeader(o.oid)])));
+      results.forEach(([obj, h], i) => {
+        const o = objects[i % objects.length];
+        expect(gitHash(f.algorithm, obj.type, obj.data), o.oid).toBe(o.oid);
+        expect(h).toEqual({ type: o.type, size: o.size });
+      });
+      await odb.close();
+    }
+  });
+});
+
 describe('missing objects', () => {
   it('throws NotFoundError carrying the oid, and exists() is false', async () => {
     const f = readable.find((x) => x.name === 'sha1-chain')!;
