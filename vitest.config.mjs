@@ -7,5 +7,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // tests spawn git and build repositories: two cores, two workers
     maxWorkers: 2,
+    // the json report feeds the one-line summary that .ci/run prints
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest-report.json' },
   },
 });
