@@ -31,6 +31,15 @@ export interface OdbInit {
 /** Nested REF_DELTA resolutions across packs before the chain is called cyclic. */
 const MAX_EXTERNAL_DEPTH = 1000;
 
+/** What a lookup does with a pack entry, or else with the loose store. */
+interface StoreOp<T> {
+  pack(l: Located): Promise<T>;
+  loose(loose: LooseBackend, hex: string): Promise<T | null>;
+}
+
+const READ: StoreOp<RawObject> = { pack: (l) => l.pack.read(l.offset), loose: (loose, hex) => loose.read(hex) };
+const READ_HEADER: StoreOp<{ type: number; size: number }> = { pack: (l) => l.pack.readHeader(l.offset), loose: (loose, hex) => loose.readHeader(hex) };
+
 /** An object directory: its packs and its loose objects. */
 interface ObjectStore {
   readonly objectsDir: string;
@@ -189,42 +198,31 @@ export class Odb {
   }
 
   /** packs, then loose objects, of this repository, then of each alternate (a plain call on the hot path) */
-  private async readRaw(oid: Uint8Array, hex: string): Promise<RawObject | null> {
-    const own = await this.readRawIn(this, oid, hex);
+  private async lookup<T>(oid: Uint8Array, hex: string, op: StoreOp<T>): Promise<T | null> {
+    const own = await this.lookupIn(this, oid, hex, op);
     if (own) return own;
     for (const alt of await this.alternateStores()) {
-      const obj = await this.readRawIn(alt, oid, hex);
-      if (obj) return obj;
+      const found = await this.lookupIn(alt, oid, hex, op);
+      if (found) return found;
     }
     return null;
   }
 
-  private async readRawIn(store: ObjectStore, oid: Uint8Array, hex: string): Promise<RawObject | null> {
+  private async lookupIn<T>(store: ObjectStore, oid: Uint8Array, hex: string, op: StoreOp<T>): Promise<T | null> {
     const loc = await store.packBackend.locate(oid);
     if (loc) {
-      const obj = await this.viaPack(oid, loc, (l) => l.pack.read(l.offset), store.packBackend);
-      if (obj) return obj;
+      const found = await this.viaPack(oid, loc, op.pack, store.packBackend);
+      if (found) return found;
     }
-    return store.loose.read(hex);
+    return op.loose(store.loose, hex);
   }
 
-  private async readRawHeader(oid: Uint8Array, hex: string): Promise<{ type: number; size: number } | null> {
-    const own = await this.readRawHeaderIn(this, oid, hex);
-    if (own) return own;
-    for (const alt of await this.alternateStores()) {
-      const h = await this.readRawHeaderIn(alt, oid, hex);
-      if (h) return h;
-    }
-    return null;
+  private readRaw(oid: Uint8Array, hex: string): Promise<RawObject | null> {
+    return this.lookup(oid, hex, READ);
   }
 
-  private async readRawHeaderIn(store: ObjectStore, oid: Uint8Array, hex: string): Promise<{ type: number; size: number } | null> {
-    const loc = await store.packBackend.locate(oid);
-    if (loc) {
-      const h = await this.viaPack(oid, loc, (l) => l.pack.readHeader(l.offset), store.packBackend);
-      if (h) return h;
-    }
-    return store.loose.readHeader(hex);
+  private readRawHeader(oid: Uint8Array, hex: string): Promise<{ type: number; size: number } | null> {
+    return this.lookup(oid, hex, READ_HEADER);
   }
 
   /**
