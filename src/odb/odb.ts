@@ -297,6 +297,25 @@ export class Odb {
     return (await this.refreshPacks()) ? find() : null;
   }
 
+  /**
+   * Every sorted OID table of every store: the MIDX layers' and the unindexed
+   * packs' (PackBackend.loadAll loads them; an index that fails is warned of
+   * once and skipped). Entry i's id is at table[first + i * stride].
+   */
+  private async *oidTables(): AsyncGenerator<{ table: Uint8Array; first: number; stride: number; count: number; lowerBound(prefix: Uint8Array, len: number): number }> {
+    const H = this.hash.rawLength;
+    for await (const store of this.stores()) {
+      await store.packBackend.loadAll();
+      for (const layer of store.packBackend.layers) {
+        if (layer.numObjects) yield { table: layer.oidTable, first: 0, stride: H, count: layer.numObjects, lowerBound: (p, len) => layer.lowerBound(p, len) };
+      }
+      for (const pack of store.packBackend.packs) {
+        const idx = pack.loadedIndex;
+        if (idx && idx.count) yield { table: idx.data, first: idx.oidPos(0), stride: idx.oidPos(1) - idx.oidPos(0), count: idx.count, lowerBound: (p, len) => idx.lowerBound(p, len) };
+      }
+    }
+  }
+
   /** Every object id in every source, once each, in ascending order. */
   async *listOids(): AsyncGenerator<string> {
     await this.packBackend.ready();
@@ -311,25 +330,9 @@ export class Odb {
       i: number;
     }
     const sources: Source[] = [];
+    for await (const t of this.oidTables()) sources.push({ table: t.table, pos: t.first, stride: t.stride, at: t.first, count: t.count, i: 0 });
     const looseIds: string[] = [];
-    for await (const store of this.stores()) {
-      await store.packBackend.ready();
-      for (const layer of store.packBackend.layers) {
-        await layer.loadTables();
-        if (layer.numObjects) sources.push({ table: layer.oidTable, pos: 0, stride: H, at: 0, count: layer.numObjects, i: 0 });
-      }
-      for (const pack of store.packBackend.packs) {
-        let idx;
-        try {
-          idx = await pack.loadIndex();
-        } catch (err) {
-          this.warn({ file: pack.idxPath, reason: (err as Error).message });
-          continue;
-        }
-        if (idx.count) sources.push({ table: idx.data, pos: idx.oidPos(0), stride: idx.oidPos(1) - idx.oidPos(0), at: idx.oidPos(0), count: idx.count, i: 0 });
-      }
-      for await (const id of store.loose.list()) looseIds.push(id);
-    }
+    for await (const store of this.stores()) for await (const id of store.loose.list()) looseIds.push(id);
     if (looseIds.length) {
       const t = new Uint8Array(looseIds.length * H);
       looseIds.sort().forEach((id, i) => fromHex(id, t, i * H));
@@ -407,24 +410,8 @@ export class Odb {
         found.add(toHex(table, at, H));
       }
     };
-    for await (const store of this.stores()) {
-      await store.packBackend.ready();
-      for (const layer of store.packBackend.layers) {
-        await layer.loadTables();
-        scan(layer.oidTable, layer.lowerBound(bytes, whole), layer.numObjects, (i) => i * H);
-      }
-      for (const pack of store.packBackend.packs) {
-        let idx;
-        try {
-          idx = await pack.loadIndex();
-        } catch (err) {
-          this.warn({ file: pack.idxPath, reason: (err as Error).message });
-          continue;
-        }
-        scan(idx.data, idx.lowerBound(bytes, whole), idx.count, (i) => idx!.oidPos(i));
-      }
-      for (const id of await store.loose.matching(p)) found.add(id);
-    }
+    for await (const t of this.oidTables()) scan(t.table, t.lowerBound(bytes, whole), t.count, (i) => t.first + i * t.stride);
+    for await (const store of this.stores()) for (const id of await store.loose.matching(p)) found.add(id);
     return found;
   }
 
