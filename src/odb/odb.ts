@@ -136,9 +136,6 @@ export class Odb {
 
   /** the alternates already read (none before the first miss) */
   private loadedAlternates: ObjectStore[] = [];
-  private alternatesLoaded(): ObjectStore[] {
-    return this.loadedAlternates;
-  }
 
   /** This repository's own store, then its alternates (read on demand). */
   private async *stores(): AsyncGenerator<ObjectStore> {
@@ -233,7 +230,7 @@ export class Odb {
   private missing(hex: string): Error {
     const broken = this.packBackend.broken.values().next();
     if (!broken.done) return broken.value;
-    for (const alt of this.alternatesLoaded()) {
+    for (const alt of this.loadedAlternates) {
       const b = alt.packBackend.broken.values().next();
       if (!b.done) return b.value;
     }
@@ -382,9 +379,7 @@ export class Odb {
     const p = prefix.toLowerCase();
     let found = await this.matches(p);
     if (found.size === 0) {
-      this.loose.forgetListings();
-      for (const alt of this.loadedAlternates) alt.loose.forgetListings();
-      await this.refreshPacks();
+      await this.refresh();
       found = await this.matches(p);
     }
     if (found.size === 0) throw new NotFoundError(p, 'short object id');
