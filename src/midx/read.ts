@@ -11,13 +11,11 @@ import type { RandomAccessFile } from '../io/fs.js';
 import { compareBytewise, compareOid, type HashInfo, toHex } from '../oid.js';
 import {
   type ChunkRange,
-  CHUNK_BTMP,
   CHUNK_LOFF,
   CHUNK_OIDF,
   CHUNK_OIDL,
   CHUNK_OOFF,
   CHUNK_PNAM,
-  CHUNK_RIDX,
   hex32,
   MIDX_HEADER_SIZE,
   MIDX_SIGNATURE,
@@ -66,7 +64,6 @@ export class MidxFile {
   private loff: DataView | null = null;
   private positionalLookups = 0;
   private loading: Promise<void> | null = null;
-  private sortedNames: string[] | null = null;
 
   private constructor(
     readonly file: string,
@@ -313,38 +310,11 @@ export class MidxFile {
     return { pack, offset: field };
   }
 
-  /** Local position of a pack by name (`x.idx` also matches `x.pack`), or -1. */
-  packIndexOf(name: string): number {
-    const idx = name.endsWith('.pack') ? name.slice(0, -5) + '.idx' : name;
-    return this.packNames.indexOf(idx);
-  }
-
-  /** Pack names sorted bytewise (v2 files may list them in any order). */
-  get sortedPackNames(): string[] {
-    if (!this.sortedNames) this.sortedNames = this.version === 1 ? this.packNames : [...this.packNames].sort(compareBytewise);
-    return this.sortedNames;
-  }
-
   /** Reads a whole chunk (RIDX, BTMP...), or null when absent. */
   async readChunk(id: number): Promise<Uint8Array | null> {
     const c = this.chunks.get(id);
     if (!c) return null;
     return this.raf.read(c.offset, c.size);
-  }
-
-  /** The RIDX chunk as u32 values, or null when absent or of the wrong size (git ignores it then). */
-  async reverseIndex(): Promise<Uint32Array | null> {
-    const c = this.chunks.get(CHUNK_RIDX);
-    if (!c || c.size !== 4 * this.numObjects) return null;
-    const bytes = await this.raf.read(c.offset, c.size);
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const out = new Uint32Array(this.numObjects);
-    for (let i = 0; i < out.length; i++) out[i] = dv.getUint32(4 * i);
-    return out;
-  }
-
-  get hasBitmapChunks(): boolean {
-    return this.chunks.has(CHUNK_RIDX) && this.chunks.has(CHUNK_BTMP);
   }
 
   /** Every byte of the file (for verification and hashing). */

@@ -17,7 +17,6 @@ export class PackIndex {
   private readonly view: DataView;
   private readonly oidBase: number;
   private readonly oidStride: number;
-  private readonly crcBase: number;
   private readonly offBase: number;
   private readonly largeBase: number;
   private readonly largeCount: number;
@@ -56,7 +55,6 @@ export class PackIndex {
       this.oidBase = 1024 + 4;
       this.oidStride = H + 4;
       this.offBase = 1024;
-      this.crcBase = -1;
       this.largeBase = -1;
       this.largeCount = 0;
     } else {
@@ -67,8 +65,8 @@ export class PackIndex {
       }
       this.oidBase = 8 + 1024;
       this.oidStride = H;
-      this.crcBase = this.oidBase + n * H;
-      this.offBase = this.crcBase + 4 * n;
+      // the CRC32 table (4N bytes) lies between the ids and the offsets
+      this.offBase = this.oidBase + n * H + 4 * n;
       this.largeBase = this.offBase + 4 * n;
       this.largeCount = (size - min) / 8;
     }
@@ -138,11 +136,6 @@ export class PackIndex {
     const lo = this.view.getUint32(at + 4);
     if (hi >= 0x200000) throw new CorruptError(this.file, `large offset ${hi}:${lo} is beyond 2^53`);
     return hi * 0x100000000 + lo;
-  }
-
-  /** CRC32 of the packed entry at position i (v2 only; -1 for v1). */
-  crcAt(i: number): number {
-    return this.version === 2 ? this.view.getUint32(this.crcBase + 4 * i) : -1;
   }
 
   /** Copies the H-byte OID at position i into out[outOff]. */

@@ -269,13 +269,6 @@ export class Pack {
     }
   }
 
-  /** The raw entry bytes at `offset` (header and compressed data), for writers that copy entries. */
-  async readEntryBytes(offset: number): Promise<Uint8Array> {
-    const f = await this.open();
-    const end = this.entryEnd(this.index!, offset);
-    return f.read(offset, end - offset);
-  }
-
   async close(): Promise<void> {
     const f = this.file;
     this.file = null;
