@@ -406,9 +406,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         }
       }
       const tmp = `${to}.tmp-copy`;
-      const st = await fs.stat(from);
       await fs.writeFile(tmp, await fs.readFile(from));
-      void st;
       await fs.rename(tmp, to);
     },
   };
