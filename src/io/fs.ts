@@ -437,3 +437,41 @@ export function join(...parts: string[]): string {
   }
   return out;
 }
+
+/**
+ * The names in directory `path` in the order the directory itself yields them
+ * (readdir(3) order, what git sees when it scans a pack directory), where the
+ * client can tell: an `opendir` whose Dir iterates entries as the directory
+ * gives them (node's fs and fs.promises, memfs). node's `readdir` sorts its
+ * result, so it cannot serve here. Resolves to undefined when the client has no
+ * such listing (its `readdir` order means nothing), to null when the directory
+ * does not exist.
+ */
+export async function readdirInDirectoryOrder(fs: Fs, path: string): Promise<string[] | null | undefined> {
+  const client = fs.client as any;
+  let open: (() => unknown) | null = null;
+  if (client?.promises && typeof client.promises.opendir === 'function') open = () => client.promises.opendir(path);
+  else if (typeof client?.opendir === 'function') open = () => client.opendir(path);
+  if (!open) return undefined;
+  let dir: any;
+  try {
+    dir = open();
+  } catch {
+    // a callback-style opendir without its callback
+    return undefined;
+  }
+  if (!isPromiseLike(dir)) return undefined;
+  try {
+    dir = await dir;
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+  if (!dir || typeof dir[Symbol.asyncIterator] !== 'function') {
+    await dir?.close?.();
+    return undefined;
+  }
+  const names: string[] = [];
+  for await (const entry of dir as AsyncIterable<{ name: unknown }>) names.push(String(entry.name));
+  return names;
+}

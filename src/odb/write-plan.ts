@@ -6,7 +6,7 @@
 
 import { CorruptError, InvalidArgumentError } from '../errors.js';
 import type { Fs } from '../io/fs.js';
-import { join } from '../io/fs.js';
+import { join, readdirInDirectoryOrder } from '../io/fs.js';
 import { CHUNK_OIDL } from '../midx/chunks.js';
 import type { MidxFile } from '../midx/read.js';
 import { compactionPackOrder, compareIdxOrPackName, type CompactionLayer, defaultPreferredPack, filterObjects, type ObjectSource, selectObjects } from '../midx/select.js';
@@ -55,6 +55,18 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 async function packStat(fs: Fs, path: string): Promise<{ mtime: number } | null> {
   const st = await fs.stat(path);
   return st && st.isFile ? { mtime: Math.floor(st.mtimeMs / 1000) } : null;
+}
+
+/**
+ * The pack directory in the order git collects it (spec 4.4 step 3): the
+ * directory's own order where the client gives it, since it decides which of
+ * two copies of an object in packs of the same mtime second is kept (and the
+ * default preferred pack among equal mtimes); sorted by name otherwise.
+ */
+async function listPackDir(fs: Fs, packDir: string): Promise<string[]> {
+  const ordered = await readdirInDirectoryOrder(fs, packDir);
+  if (ordered !== undefined) return ordered ?? [];
+  return ((await fs.readdir(packDir)) ?? []).sort(compareBytewise);
 }
 
 function packPath(packDir: string, idxName: string): string {
@@ -228,10 +240,8 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
     const covered = packNamesOf(reuse);
     for (const n of packNamesOf(base)) covered.add(n);
     const adding = job.progress?.start('Adding packfiles to multi-pack-index', 0);
-    const names = ((await fs.readdir(odb.packDir)) ?? [])
-      .filter((n) => n.endsWith('.idx') && !covered.has(n) && (!job.stdinPacks || job.stdinPacks.has(n)))
-      .sort(compareBytewise);
-    // the packs' stat and .idx reads overlap (a few at a time); they are then taken in name order
+    const names = (await listPackDir(fs, odb.packDir)).filter((n) => n.endsWith('.idx') && !covered.has(n) && (!job.stdinPacks || job.stdinPacks.has(n)));
+    // the packs' stat and .idx reads overlap (a few at a time); they are then taken in listing order
     type Load = { name: string; idxPath: string; st?: { mtime: number }; index?: PackIndex; error?: string };
     const loads = await mapLimit(names, 8, async (name): Promise<Load> => {
       const idxPath = join(odb.packDir, name);

@@ -11,7 +11,8 @@
  * Which packs and objects go in is select.ts; the bytes are midx/write.ts.
  *
  * Deliberate differences from git, documented:
- * - packs are collected in sorted name order, not directory-listing order;
+ * - packs are collected in sorted name order, not directory-listing order,
+ *   on fs clients that cannot list a directory in its own order (write-plan.ts);
  * - packs are keyed by a stable id (global pack-int-id, or the next id after
  *   the carried-over packs), so git's mix-up of collection index and global
  *   pack id in rewrites of multi-layer chains (spec Appendix A.9) is not
