@@ -155,7 +155,8 @@ export async function writeCommand(ctx: CommandContext, argv: string[]): Promise
   };
   const preferred = values.get('preferred-pack') as string | undefined;
   if (preferred !== undefined) options.preferredPack = preferred;
-  if (base !== undefined) options.base = base;
+  // git 2.55's `write` checks --base against --no-write-chain-file and then does not use
+  // its value: any value, the empty one included (t5334 passes one), writes on the tip
   if (values.get('stdin-packs')) options.stdinPacks = await readStdinLines(ctx);
   const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
   let checksum: string | null;
