@@ -268,3 +268,131 @@ describe('withMidxHook without a network', () => {
     expect(gitdirOfPackIndex('/r/.git/objects/pack/tmp_pack.idx')).toBeNull();
   });
 });
+
+/** Paths of this process's open descriptors under `root` (Linux: /proc/self/fd). */
+function openFilesUnder(root: string): string[] {
+  const out: string[] = [];
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(root + '/')) out.push(target);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+describe('withMidxHook: only the command\'s own gitdir, and files let go (issue 9)', () => {
+  let root: string;
+  let server: GitHttpServer;
+  let source: ReturnType<typeof makeSource>;
+
+  beforeAll(async () => {
+    root = temp();
+    source = makeSource(root);
+    source.commits(2);
+    // the source tracks a bare repository, packs and all
+    const sub = path.join(source.work, 'vendor', 'sub.git');
+    sysGit(['init', '-q', '--bare', sub]);
+    const blob = sysGit(['--git-dir', sub, 'hash-object', '-w', '--stdin'], { input: 'tracked bare content\n' }).toString().trim();
+    sysGit(['--git-dir', sub, 'pack-objects', '-q', path.join(sub, 'objects', 'pack', 'pack')], { input: blob + '\n' });
+    expect(fs.readdirSync(path.join(sub, 'objects', 'pack')).some((n) => /^pack-[0-9a-f]+\.idx$/.test(n))).toBe(true);
+    sysGit(['add', '-A', '-f'], { cwd: source.work });
+    sysGit(['commit', '-q', '-m', 'track a bare repository'], { cwd: source.work });
+    sysGit(['push', '-q', source.bare, 'main'], { cwd: source.work });
+    server = await startGitHttpServer(path.join(root, 'serve'), { requestTimeoutMs: 60_000 });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('a checkout of tracked pack indexes writes no MIDX in the work tree; clone and fetch still append layers', async () => {
+    const dir = path.join(root, 'clone-tracked');
+    const gitdir = path.join(dir, '.git');
+    const layers: Array<{ checksum: string; gitdir: string }> = [];
+    const errors: unknown[] = [];
+    const hooked = withMidxHook(fs, { onLayer: (checksum, g) => layers.push({ checksum, gitdir: g }), onError: (e) => errors.push(e) });
+    const url = `${server.url}/src.git`;
+    await git.clone({ fs: hooked, http, dir, url, singleBranch: true });
+    const trackedPacks = path.join(dir, 'vendor', 'sub.git', 'objects', 'pack');
+    // the checkout wrote the tracked pack index...
+    expect(fs.readdirSync(trackedPacks).some((n) => /^pack-[0-9a-f]+\.idx$/.test(n))).toBe(true);
+    // ...and nothing else there: the work tree is what the commit holds
+    expect(fs.readdirSync(trackedPacks).filter((n) => n.startsWith('multi-pack-index'))).toEqual([]);
+    expect(sysGit(['status', '--porcelain', '--untracked-files=all'], { cwd: dir }).toString()).toBe('');
+    expect(errors).toEqual([]);
+    expect(layers).toEqual([{ checksum: expect.stringMatching(/^[0-9a-f]{40}$/), gitdir }]);
+    // a fetch into the clone's own gitdir still appends a layer
+    source.commits(1);
+    await git.fetch({ fs: hooked, http, dir, url, singleBranch: true, ref: 'main' });
+    expect(errors).toEqual([]);
+    expect(layers).toHaveLength(2);
+    expect(chainLines(gitdir)).toEqual(layers.map((l) => l.checksum));
+    // and a checkout of the fetched commit writes nothing into the tracked repository either
+    await git.checkout({ fs: hooked, dir, ref: 'origin/main', force: true });
+    expect(fs.readdirSync(trackedPacks).filter((n) => n.startsWith('multi-pack-index'))).toEqual([]);
+    expect(layers).toHaveLength(2);
+    await hooked.close();
+  });
+
+  it('gitdirs: only the named gitdirs get layers', async () => {
+    const dir = path.join(root, 'clone-named');
+    const layers: string[] = [];
+    const other = withMidxHook(fs, { gitdirs: [path.join(root, 'elsewhere', '.git')], onLayer: (c) => layers.push(c) });
+    await git.clone({ fs: other, http, dir, url: `${server.url}/src.git`, singleBranch: true });
+    expect(layers).toEqual([]);
+    const named = withMidxHook(fs, { gitdirs: [`${dir}//.git/`], onLayer: (c) => layers.push(c) });
+    source.commits(1);
+    await git.fetch({ fs: named, http, dir, url: `${server.url}/src.git`, singleBranch: true, ref: 'main' });
+    expect(layers).toHaveLength(1);
+    expect(chainLines(path.join(dir, '.git'))).toEqual(layers);
+    await other.close();
+    await named.close();
+  });
+
+  it('close() releases every file the hook\'s databases held; an idle database releases its own', async () => {
+    const dir = path.join(root, 'clone-close');
+    const gitdir = path.join(dir, '.git');
+    const url = `${server.url}/src.git`;
+    const hooked = withMidxHook(fs, { idleMs: 3_600_000 });
+    await git.clone({ fs: hooked, http, dir, url, singleBranch: true });
+    source.commits(1);
+    await git.fetch({ fs: hooked, http, dir, url, singleBranch: true, ref: 'main' });
+    expect(chainLines(gitdir)).toHaveLength(2);
+    // the database is open: its layers are
+    expect(openFilesUnder(gitdir).some((f) => f.includes('multi-pack-index.d'))).toBe(true);
+    await hooked.close();
+    expect(openFilesUnder(gitdir)).toEqual([]);
+    // still usable: the next fetch opens the database again
+    source.commits(1);
+    await git.fetch({ fs: hooked, http, dir, url, singleBranch: true, ref: 'main' });
+    expect(chainLines(gitdir)).toHaveLength(3);
+    await hooked.close();
+    expect(openFilesUnder(gitdir)).toEqual([]);
+
+    // idle: a database that wrote nothing for idleMs closes by itself
+    const idle = withMidxHook(fs, { idleMs: 20 });
+    source.commits(1);
+    await git.fetch({ fs: idle, http, dir, url, singleBranch: true, ref: 'main' });
+    expect(chainLines(gitdir)).toHaveLength(4);
+    for (let i = 0; i < 200 && openFilesUnder(gitdir).length; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(openFilesUnder(gitdir)).toEqual([]);
+    // and opens again on the next pack
+    source.commits(1);
+    await git.fetch({ fs: idle, http, dir, url, singleBranch: true, ref: 'main' });
+    expect(chainLines(gitdir)).toHaveLength(5);
+    await idle.close();
+    expect(openFilesUnder(gitdir)).toEqual([]);
+  });
+
+  it("close with arguments is still the client's own close(fd, cb)", async () => {
+    const hooked = withMidxHook(fs);
+    const f = path.join(temp(), 'x');
+    fs.writeFileSync(f, 'x');
+    const fd = fs.openSync(f, 'r');
+    await new Promise<void>((resolve, reject) => hooked.close(fd, (err) => (err ? reject(err) : resolve())));
+    expect(() => fs.fstatSync(fd)).toThrow(/EBADF/);
+  });
+});
+

@@ -7,9 +7,24 @@
  * and only then resolves the write. The new objects are in a layer by the time the
  * command goes on (updating refs, checking out).
  *
+ * Which pack indexes count: only those isomorphic-git writes into the gitdir of the
+ * command (fetch, clone, pull write `<gitdir>/objects/pack/pack-*.pack` then its
+ * `.idx`; indexPack writes the `.idx` of a pack it reads), never a file that a
+ * checkout writes from tracked content, such as the packs of a bare repository
+ * tracked in a work tree. The fs sees no command, so the rule is on paths: with
+ * `gitdirs`, only pack indexes in those gitdirs; without, a directory that lies
+ * inside a work tree (some ancestor holds a `.git` other than the directory itself)
+ * is work-tree content and is left alone. The cost: a few stats per pack index.
+ * A bare repository inside a work tree (`/w/cache.git` with `/w/.git`) is skipped
+ * by the default rule: name it in `gitdirs`.
+ *
  * A failed layer write never fails the command: the error goes to `onError` (or a
  * console warning), and the pack is still there, unindexed, to be picked up by the
  * next layer write.
+ *
+ * Descriptors: a database holds its layers' and packs' files open. One that has
+ * written no layer for `idleMs` is closed (reopened on the next pack), and
+ * `close()` on the returned client closes every database at once.
  *
  * The client keeps the shape of the one given (isomorphic-git decides how to call it
  * from that shape): a Proxy that forwards everything, with `writeFile` hooked on the
@@ -17,6 +32,7 @@
  */
 
 import { openOdb } from '../index.js';
+import { type Fs, join, normalizeFs, normalizePath } from '../io/fs.js';
 import type { Odb } from '../odb/odb.js';
 import type { OpenOdbOptions } from '../types.js';
 import { proxyClient } from './proxy.js';
@@ -30,6 +46,49 @@ export interface MidxHookOptions {
   bitmap?: boolean;
   /** options for the databases the hook opens (zlib, onWarning, budgets) */
   odbOptions?: Omit<OpenOdbOptions, 'fs' | 'gitdir'>;
+  /**
+   * the gitdirs whose pack indexes get a layer (as isomorphic-git spells them: `<dir>/.git`
+   * or its `gitdir` argument); default: any gitdir that does not lie inside a work tree
+   */
+  gitdirs?: string[];
+  /** a database that wrote no layer for this long (ms) is closed, its files released; default 10000 */
+  idleMs?: number;
+}
+
+/** What withMidxHook adds to the client it returns. */
+export interface MidxHookControl {
+  /**
+   * Called with no argument: closes every database the hook has open (after the
+   * layer writes under way); the hook stays usable and opens them again on the next
+   * pack. With arguments it is the client's own `close` (node's `close(fd, cb)`).
+   */
+  close(): Promise<void>;
+}
+
+const DEFAULT_IDLE_MS = 10_000;
+
+/** `a/b/c` → `a/b`, `/a` → `/`, `a` → '' (the current directory), '' and `/` → null. */
+function parentDir(p: string): string | null {
+  if (p === '' || p === '/') return null;
+  const i = p.lastIndexOf('/');
+  if (i < 0) return '';
+  return i === 0 ? '/' : p.slice(0, i);
+}
+
+/**
+ * Whether `gitdir` lies inside a work tree: some directory above it holds a `.git`
+ * that is not `gitdir` itself (`/w/sub.git` with `/w/.git`: tracked content). The walk
+ * stops at the first `.git` found: `/w/lib/.git` is the gitdir of the work tree
+ * `/w/lib`, wherever that lies.
+ */
+export async function insideWorkTree(fs: Fs, gitdir: string): Promise<boolean> {
+  const g = normalizePath(gitdir);
+  for (let dir = parentDir(g); dir !== null; dir = parentDir(dir)) {
+    const dotgit = dir === '' ? '.git' : join(dir, '.git');
+    if (dotgit === g) return false;
+    if (await fs.stat(dotgit)) return true;
+  }
+  return false;
 }
 
 const IDX_PATH = /^(.*?)[\\/]+objects[\\/]+pack[\\/]+pack-[0-9a-fA-F]+\.idx$/;
@@ -53,10 +112,29 @@ type AnyFn = (...args: unknown[]) => unknown;
  * isomorphic-git writes. `fs` is any client isomorphic-git accepts (node's fs,
  * fs.promises, memfs, LightningFS...); the result has the same shape.
  */
-export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions = {}): T {
+export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions = {}): T & MidxHookControl {
   if (!fs || (typeof fs !== 'object' && typeof fs !== 'function')) throw new TypeError('withMidxHook: `fs` must be a file system client');
-  const odbs = new Map<string, Promise<Odb>>();
-  const queues = new Map<string, Promise<void>>();
+  const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+  if (typeof idleMs !== 'number' || !(idleMs >= 0)) throw new TypeError('withMidxHook: `idleMs` must be a number >= 0');
+  const only = options.gitdirs ? new Set(options.gitdirs.map((g) => normalizePath(g))) : null;
+
+  // the client as given (the layer's own files must not go through the hook); a
+  // callback-style client by its promise API where it has one (a memfs volume's
+  // `promises` is not enumerable, so isomorphic-git uses its callbacks)
+  const promises = (fs as { promises?: unknown }).promises;
+  const enumerable = Object.getOwnPropertyDescriptor(fs, 'promises')?.enumerable;
+  const client = !enumerable && promises && typeof promises === 'object' ? promises : fs;
+  let plainFs: Fs | null = null;
+
+  /** one gitdir's database (opened on demand, closed when idle) and its queue of layer writes */
+  interface Entry {
+    odb: Promise<Odb> | null;
+    queue: Promise<void>;
+    timer: ReturnType<typeof setTimeout> | null;
+    /** bumped by every queued layer write: an idle close armed before it is stale */
+    generation: number;
+  }
+  const entries = new Map<string, Entry>();
 
   const report = (err: unknown, gitdir: string) => {
     try {
@@ -67,25 +145,52 @@ export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions =
     }
   };
 
-  const odbFor = (gitdir: string): Promise<Odb> => {
-    let p = odbs.get(gitdir);
-    if (!p) {
-      // the client as given (the layer's own files must not go through the hook); a
-      // callback-style client by its promise API where it has one (a memfs volume's
-      // `promises` is not enumerable, so isomorphic-git uses its callbacks)
-      const promises = (fs as { promises?: unknown }).promises;
-      const enumerable = Object.getOwnPropertyDescriptor(fs, 'promises')?.enumerable;
-      const client = !enumerable && promises && typeof promises === 'object' ? promises : fs;
-      p = openOdb({ ...options.odbOptions, fs: client, gitdir });
-      odbs.set(gitdir, p);
-      p.catch(() => odbs.delete(gitdir));
-    }
-    return p;
+  const accepts = async (gitdir: string): Promise<boolean> => {
+    if (only) return only.has(normalizePath(gitdir));
+    plainFs ??= normalizeFs(client);
+    return !(await insideWorkTree(plainFs, gitdir));
   };
 
-  const writeLayer = async (gitdir: string): Promise<void> => {
+  const closeOdb = async (e: Entry): Promise<void> => {
+    const p = e.odb;
+    e.odb = null;
+    if (!p) return;
     try {
-      const odb = await odbFor(gitdir);
+      await (await p).close();
+    } catch {
+      // it never opened, or is gone already
+    }
+  };
+
+  const armIdle = (gitdir: string, e: Entry) => {
+    if (e.timer) clearTimeout(e.timer);
+    const generation = e.generation;
+    e.timer = setTimeout(() => {
+      e.timer = null;
+      e.queue = e.queue.then(async () => {
+        if (e.generation === generation) await closeOdb(e);
+        if (!e.odb && !e.timer && entries.get(gitdir) === e && e.generation === generation) entries.delete(gitdir);
+      });
+    }, idleMs);
+    // an idle timer alone must not keep a process alive
+    (e.timer as { unref?: () => void }).unref?.();
+  };
+
+  const writeLayer = async (gitdir: string, e: Entry): Promise<void> => {
+    const generation = e.generation;
+    try {
+      if (!(await accepts(gitdir))) return;
+      if (!e.odb) {
+        e.odb = openOdb({ ...options.odbOptions, fs: client, gitdir });
+        e.odb.catch(() => {});
+      }
+      let odb: Odb;
+      try {
+        odb = await e.odb;
+      } catch (err) {
+        e.odb = null;
+        throw err;
+      }
       await odb.refresh();
       const checksum = await odb.writeMidx({ incremental: true, bitmap: options.bitmap });
       if (checksum) {
@@ -97,14 +202,35 @@ export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions =
       }
     } catch (err) {
       report(err, gitdir);
+    } finally {
+      if (e.odb) armIdle(gitdir, e);
+      // nothing open and nothing queued since: forget the gitdir (a skipped work-tree path)
+      else if (e.generation === generation && !e.timer && entries.get(gitdir) === e) entries.delete(gitdir);
     }
   };
 
   /** Layer writes of one gitdir run one after the other; resolves when this one is done. */
   const afterIndex = (gitdir: string): Promise<void> => {
-    const next = (queues.get(gitdir) ?? Promise.resolve()).then(() => writeLayer(gitdir));
-    queues.set(gitdir, next);
+    let e = entries.get(gitdir);
+    if (!e) {
+      e = { odb: null, queue: Promise.resolve(), timer: null, generation: 0 };
+      entries.set(gitdir, e);
+    }
+    const entry = e;
+    entry.generation++;
+    const next = entry.queue.then(() => writeLayer(gitdir, entry));
+    entry.queue = next;
     return next;
+  };
+
+  const closeAll = async (): Promise<void> => {
+    const all = [...entries.values()];
+    for (const e of all) {
+      if (e.timer) clearTimeout(e.timer);
+      e.timer = null;
+      e.queue = e.queue.then(() => closeOdb(e));
+    }
+    await Promise.all(all.map((e) => e.queue));
   };
 
   const hookWriteFile = (orig: AnyFn, self: object): AnyFn =>
@@ -130,5 +256,13 @@ export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions =
 
   // bound to the client itself (classes with private fields); bind keeps `length`,
   // which isomorphic-git inspects (rmdir)
-  return proxyClient(fs, (key, fn, client) => (key === 'writeFile' ? hookWriteFile(fn, client) : fn.bind(client)));
+  const hooked = proxyClient(fs, (key, fn, c) => (key === 'writeFile' ? hookWriteFile(fn, c) : fn.bind(c)));
+  // close() with no argument is the hook's; with arguments, the client's own (close(fd, cb))
+  const close = (...args: unknown[]) => {
+    if (args.length === 0) return closeAll();
+    const own = Reflect.get(hooked, 'close') as AnyFn | undefined;
+    if (typeof own !== 'function') throw new TypeError('close is not a function of this fs client');
+    return own(...args);
+  };
+  return new Proxy(hooked, { get: (t, key) => (key === 'close' ? close : Reflect.get(t, key)) }) as T & MidxHookControl;
 }
