@@ -27,6 +27,8 @@ interface Setup {
   hold: string;
   /** `.idx` names of each layer's packs */
   layers: string[][];
+  /** the newest commit the packs hold */
+  lastPacked: string;
 }
 
 function movePack(from: string, to: string, idx: string): void {
@@ -60,7 +62,7 @@ function setup(): Setup {
     layers.push(names);
   }
   for (const n of imported) for (const ext of ['.pack', '.idx', '.rev']) fs.rmSync(path.join(packDir, n.slice(0, -4) + ext), { force: true });
-  return { gitdir, hold, layers };
+  return { gitdir, hold, layers, lastPacked: commits[LAYERS * PER_LAYER - 1] };
 }
 
 /**
@@ -125,6 +127,25 @@ describe('pack collection order (readdir order, as git)', () => {
     const same = await compareLayers(s);
     expect(same.filter(Boolean).length, `identical layers: ${same.map((x) => (x ? 1 : 0)).join('')}`).toBe(LAYERS);
   }, 120_000);
+
+  it("--bitmap over packs of one mtime: the default preferred pack is the first listed, as git 2.55's", async () => {
+    const packDir = path.join(s.gitdir, 'objects', 'pack');
+    // every pack is in place (the previous test); a non-incremental MIDX over all of them
+    fs.rmSync(path.join(packDir, 'multi-pack-index.d'), { recursive: true, force: true });
+    // the bitmap covers what refs reach: the last packed commit
+    git255(['--git-dir', s.gitdir, 'update-ref', 'refs/heads/main', s.lastPacked]);
+    git255(['--git-dir', s.gitdir, 'multi-pack-index', 'write', '--bitmap']);
+    const file = path.join(packDir, 'multi-pack-index');
+    const gitBytes = fs.readFileSync(file);
+    for (const n of fs.readdirSync(packDir)) if (n.startsWith('multi-pack-index')) fs.rmSync(path.join(packDir, n));
+    const odb = await openOdb({ fs, gitdir: s.gitdir });
+    try {
+      await odb.writeMidx({ bitmap: true });
+    } finally {
+      await odb.close();
+    }
+    expect(Buffer.compare(fs.readFileSync(file), gitBytes)).toBe(0);
+  });
 
   it('clients without an ordered listing keep name order (a documented difference from git)', async () => {
     expect(await readdirInDirectoryOrder(normalizeFs({ promises: { readFile: async () => new Uint8Array(), readdir: async () => [] } }), '/x')).toBeUndefined();
