@@ -15,7 +15,8 @@ import path from 'node:path';
 import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { LockError, openOdb, withMidxHook } from '../src/index.js';
-import { gitdirOfPackIndex } from '../src/isogit/hook.js';
+import { gitdirOfPackIndex, insideWorkTree } from '../src/isogit/hook.js';
+import { normalizeFs } from '../src/io/fs.js';
 import { startGitHttpServer, type GitHttpServer } from './httpserver.js';
 import { git as sysGit, gitRun, parseBatch, tmpdir } from './helpers.js';
 
@@ -257,6 +258,24 @@ describe('withMidxHook without a network', () => {
     expect(calls).toEqual(['error']);
     expect(fs.readFileSync(idx).equals(bytes)).toBe(true);
     expect(chainLines(gitdir)).toEqual([]);
+  });
+
+  it('tells work-tree content from gitdirs', async () => {
+    const w = temp();
+    for (const d of ['.git/modules/sub', 'vendor/sub.git/objects', 'lib/.git', 'lib/deep/x.git']) fs.mkdirSync(path.join(w, d), { recursive: true });
+    const bare = path.join(temp(), 'bare.git');
+    fs.mkdirSync(bare);
+    const nfs = normalizeFs(fs);
+    const cases: Array<[string, boolean]> = [
+      [path.join(w, '.git'), false],
+      [path.join(w, 'vendor', 'sub.git'), true],
+      [path.join(w, 'lib', '.git'), false],
+      [path.join(w, 'lib', 'deep', 'x.git'), true],
+      [path.join(w, '.git', 'modules', 'sub'), false],
+      [bare, false],
+      [`${w}//vendor/./sub.git/`, true],
+    ];
+    for (const [g, want] of cases) expect(await insideWorkTree(nfs, g), g).toBe(want);
   });
 
   it('recognises pack index paths', () => {

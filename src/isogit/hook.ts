@@ -13,10 +13,10 @@
  * checkout writes from tracked content, such as the packs of a bare repository
  * tracked in a work tree. The fs sees no command, so the rule is on paths: with
  * `gitdirs`, only pack indexes in those gitdirs; without, a directory that lies
- * inside a work tree (some ancestor holds a `.git` other than the directory itself)
- * is work-tree content and is left alone. The cost: a few stats per pack index.
- * A bare repository inside a work tree (`/w/cache.git` with `/w/.git`) is skipped
- * by the default rule: name it in `gitdirs`.
+ * inside a work tree (some ancestor holds a `.git` other than the directory itself,
+ * and no ancestor is itself named `.git`) is work-tree content and is left alone.
+ * The cost: a few stats per pack index. A bare repository inside a work tree
+ * (`/w/cache.git` with `/w/.git`) is skipped by this rule: name it in `gitdirs`.
  *
  * A failed layer write never fails the command: the error goes to `onError` (or a
  * console warning), and the pack is still there, unindexed, to be picked up by the
@@ -67,9 +67,9 @@ export interface MidxHookControl {
 
 const DEFAULT_IDLE_MS = 10_000;
 
-/** `a/b/c` → `a/b`, `/a` → `/`, `a` → '' (the current directory), '' and `/` → null. */
+/** `a/b/c` → `a/b`, `/a` → `/`, `a` → '' (the current directory); '', `/` and `C:` → null. */
 function parentDir(p: string): string | null {
-  if (p === '' || p === '/') return null;
+  if (p === '' || p === '/' || /^[A-Za-z]:$/.test(p)) return null;
   const i = p.lastIndexOf('/');
   if (i < 0) return '';
   return i === 0 ? '/' : p.slice(0, i);
@@ -83,6 +83,8 @@ function parentDir(p: string): string | null {
  */
 export async function insideWorkTree(fs: Fs, gitdir: string): Promise<boolean> {
   const g = normalizePath(gitdir);
+  // under a `.git` (a submodule's `.git/modules/x`): git's own files, never tracked content
+  if (g.split('/').slice(0, -1).includes('.git')) return false;
   for (let dir = parentDir(g); dir !== null; dir = parentDir(dir)) {
     const dotgit = dir === '' ? '.git' : join(dir, '.git');
     if (dotgit === g) return false;
