@@ -29,7 +29,10 @@ export type {
   VerifyProblem,
   VerifyResult,
   WriteMidxOptions,
+  WritePackOptions,
 } from './types.js';
+export type { WrittenPack } from './pack/write.js';
+export { writePackOfObjects as writePack, writePackOfPacks } from './odb/write-pack.js';
 export type { HashAlgorithm } from './oid.js';
 export { Odb } from './odb/odb.js';
 export { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';

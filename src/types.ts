@@ -203,3 +203,15 @@ export interface CompactMidxOptions {
   /** MIDX version; defaults to the `midx.version` config, else 2. Compaction needs 2 */
   version?: 1 | 2;
 }
+
+/** Options of `writePack` and `writePackOfPacks`. */
+export interface WritePackOptions {
+  /** a meter titled `Writing objects` */
+  progress?: Progress;
+  /** where the pack goes (default: the repository's objects/pack) */
+  packDir?: string;
+  /** false: deltas name their base by id (REF_DELTA), as `repack.useDeltaBaseOffset=false`. Default true: OFS_DELTA */
+  deltaBaseOffset?: boolean;
+  /** zlib level for objects deflated anew (default -1: zlib's default, as git's core.compression) */
+  compressionLevel?: number;
+}

@@ -37,6 +37,14 @@ export interface RandomAccessFile {
   close(): void | Promise<void>;
 }
 
+/** A new file written front to back (a temporary file, renamed into place once complete). */
+export interface WritableFile {
+  readonly path: string;
+  /** appends the bytes; the caller may reuse the buffer once this resolves */
+  write(data: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** What the library needs of a file system, normalised. */
 export interface Fs {
   /** the client as the caller gave it (for isomorphic-git) */
@@ -50,6 +58,12 @@ export interface Fs {
   stat(path: string): Promise<FileStat | null>;
   open(path: string): Promise<RandomAccessFile>;
   writeFile(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
+  /**
+   * Creates `path` (O_EXCL; LockError when something is there) for appending.
+   * Clients without file handles (LightningFS) collect the chunks and write the
+   * file whole on close: documented, as their memory then grows with the file.
+   */
+  openWrite(path: string): Promise<WritableFile>;
   /** Creates `path` only if nothing is there (O_EXCL); LockError when something is. */
   createExclusive(path: string, data?: Uint8Array | string, mode?: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -331,6 +345,79 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
     async writeFile(path, data, mode) {
       await p.writeFile(path, data, mode === undefined ? undefined : { mode });
+    },
+    async openWrite(path) {
+      const exists = (err: unknown) => (err as { code?: string }).code === 'EEXIST';
+      if (syncIo && typeof client.writeSync === 'function') {
+        let fd: number;
+        try {
+          fd = syncIo.openSync(path, 'wx');
+        } catch (err) {
+          if (exists(err)) throw new LockError(path);
+          throw err;
+        }
+        let closed = false;
+        return {
+          path,
+          async write(data) {
+            for (let done = 0; done < data.length; ) done += client.writeSync(fd, data, done, data.length - done);
+          },
+          async close() {
+            if (!closed) {
+              closed = true;
+              syncIo.closeSync(fd);
+            }
+          },
+        };
+      }
+      const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
+      if (handles) {
+        let fh: any;
+        try {
+          fh = await handles.open(path, 'wx');
+        } catch (err) {
+          if (exists(err)) throw new LockError(path);
+          throw err;
+        }
+        const fd = typeof fh === 'number' ? fh : -1;
+        const write = fd >= 0 ? promisify(client.write, client) : null;
+        let closed = false;
+        return {
+          path,
+          async write(data) {
+            for (let done = 0; done < data.length; ) {
+              const n = write ? await write(fd, data, done, data.length - done, null) : await fh.write(data, done, data.length - done);
+              done += typeof n === 'number' ? n : (n as { bytesWritten: number }).bytesWritten;
+            }
+          },
+          async close() {
+            if (closed) return;
+            closed = true;
+            if (fd >= 0) await promisify(client.close, client)(fd);
+            else await fh.close();
+          },
+        };
+      }
+      await fs.createExclusive(path);
+      const chunks: Uint8Array[] = [];
+      return {
+        path,
+        async write(data) {
+          chunks.push(data.slice());
+        },
+        async close() {
+          let n = 0;
+          for (const c of chunks) n += c.length;
+          const all = new Uint8Array(n);
+          n = 0;
+          for (const c of chunks) {
+            all.set(c, n);
+            n += c.length;
+          }
+          chunks.length = 0;
+          await fs.writeFile(path, all);
+        },
+      };
     },
     async createExclusive(path, data = new Uint8Array(0), mode) {
       const bytes = toBytes(data);
