@@ -34,6 +34,8 @@ export interface RandomAccessFile {
    * hot paths that consume the bytes at once (inflate).
    */
   readScratch?(pos: number, len: number): Uint8Array;
+  /** Exactly `len` bytes at `pos` into target[0, len): a caller that streams reuses its own buffer. */
+  readInto(target: Uint8Array, pos: number, len: number): void | Promise<void>;
   close(): void | Promise<void>;
 }
 
@@ -285,6 +287,9 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
           read(pos: number, len: number): Uint8Array {
             return fill(new Uint8Array(len), pos, len);
           },
+          readInto(target: Uint8Array, pos: number, len: number): void {
+            fill(target, pos, len);
+          },
           readScratch(pos: number, len: number): Uint8Array {
             // a big entry gets a buffer of its own, so that the shared one never
             // keeps hundreds of megabytes alive after one large object
@@ -304,21 +309,25 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         if (typeof fh === 'number') fh = descriptorHandle(client, fh);
         const st = await fh.stat();
         const size = Number(st.size);
+        const readInto = async (buf: Uint8Array, pos: number, len: number) => {
+          if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+          let done = 0;
+          while (done < len) {
+            const { bytesRead } = await fh.read(buf, done, len - done, pos + done);
+            if (!bytesRead) throw shortRead(path, pos, len, pos + done);
+            done += bytesRead;
+          }
+        };
         return {
           path,
           size,
           sync: false,
           async read(pos: number, len: number) {
-            if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
             const buf = new Uint8Array(len);
-            let done = 0;
-            while (done < len) {
-              const { bytesRead } = await fh.read(buf, done, len - done, pos + done);
-              if (!bytesRead) throw shortRead(path, pos, len, pos + done);
-              done += bytesRead;
-            }
+            await readInto(buf, pos, len);
             return buf;
           },
+          readInto,
           async close() {
             await fh.close();
           },
@@ -328,15 +337,19 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       const st = await fs.stat(path);
       if (!st) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
       const size = st.size;
+      const read = async (pos: number, len: number) => {
+        if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+        const data = await wholeFiles.get(path, size);
+        if (pos + len > data.length) throw shortRead(path, pos, len, data.length);
+        return data.subarray(pos, pos + len);
+      };
       return {
         path,
         size,
         sync: false,
-        async read(pos: number, len: number) {
-          if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
-          const data = await wholeFiles.get(path, size);
-          if (pos + len > data.length) throw shortRead(path, pos, len, data.length);
-          return data.subarray(pos, pos + len);
+        read,
+        async readInto(target: Uint8Array, pos: number, len: number) {
+          target.set(await read(pos, len));
         },
         close() {
           wholeFiles.drop(path);

@@ -144,16 +144,20 @@ export interface WrittenPack {
 
 /** Reads a source pack front to back through one window, so neighbouring small entries cost one read. */
 class WindowReader {
-  private buf: Uint8Array = new Uint8Array(0);
+  /** one buffer for the life of the writer: no allocation per read */
+  private readonly buf = new Uint8Array(WINDOW);
   private start = 0;
+  private length = 0;
   constructor(readonly file: RandomAccessFile) {}
   /** bytes [pos, pos+len), len <= WINDOW; valid until the next call */
   async get(pos: number, len: number): Promise<Uint8Array> {
-    if (pos < this.start || pos + len > this.start + this.buf.length) {
+    if (pos < this.start || pos + len > this.start + this.length) {
       const n = Math.min(WINDOW, this.file.size - pos);
       if (n < len) throw new CorruptError(this.file.path, `entry at offset ${pos} runs past the end of the pack`);
-      this.buf = await this.file.read(pos, n);
+      this.length = 0;
+      await this.file.readInto(this.buf, pos, n);
       this.start = pos;
+      this.length = n;
     }
     return this.buf.subarray(pos - this.start, pos - this.start + len);
   }
@@ -382,6 +386,8 @@ export async function writePackFromSources(init: PackWriteInit, src: PackSources
   const stats = { reused: 0, rebased: 0, deflated: 0 };
   const useOfs = init.deltaBaseOffset !== false;
   const level = init.compressionLevel ?? -1;
+  /** large entries are copied through this, a window at a time */
+  const piece = new Uint8Array(WINDOW);
   const meter = init.progress?.start('Writing objects', n);
   let file: WritableFile | null = await fs.openWrite(tmpPack);
   let size = 0;
@@ -446,7 +452,12 @@ export async function writePackFromSources(init: PackWriteInit, src: PackSources
       // the compressed data, copied through the window (or in window-sized pieces)
       for (let at = offset + h.headerLength; at < end; ) {
         const len = Math.min(WINDOW, end - at);
-        const chunk = len <= WINDOW / 4 ? await s.reader.get(at, len) : await s.file.read(at, len);
+        let chunk: Uint8Array;
+        if (len <= WINDOW / 4) chunk = await s.reader.get(at, len);
+        else {
+          chunk = piece.subarray(0, len);
+          await s.file.readInto(chunk, at, len);
+        }
         srcCrc = codec.crc32(chunk, srcCrc);
         crc = base[i] === NO_BASE ? srcCrc : codec.crc32(chunk, crc);
         await out.append(chunk);
