@@ -142,20 +142,24 @@ export interface WrittenPack {
   deflated: number;
 }
 
-/** Reads a source pack front to back through one window, so neighbouring small entries cost one read. */
+/**
+ * Reads source packs front to back through one window, so neighbouring small
+ * entries cost one read. One buffer for every source pack and the life of the
+ * writer: no allocation per read, and no buffer per pack.
+ */
 class WindowReader {
-  /** one buffer for the life of the writer: no allocation per read */
   private readonly buf = new Uint8Array(WINDOW);
+  private file: RandomAccessFile | null = null;
   private start = 0;
   private length = 0;
-  constructor(readonly file: RandomAccessFile) {}
-  /** bytes [pos, pos+len), len <= WINDOW; valid until the next call */
-  async get(pos: number, len: number): Promise<Uint8Array> {
-    if (pos < this.start || pos + len > this.start + this.length) {
-      const n = Math.min(WINDOW, this.file.size - pos);
-      if (n < len) throw new CorruptError(this.file.path, `entry at offset ${pos} runs past the end of the pack`);
-      this.length = 0;
-      await this.file.readInto(this.buf, pos, n);
+  /** bytes [pos, pos+len) of `file`, len <= WINDOW; valid until the next call */
+  async get(file: RandomAccessFile, pos: number, len: number): Promise<Uint8Array> {
+    if (file !== this.file || pos < this.start || pos + len > this.start + this.length) {
+      const n = Math.min(WINDOW, file.size - pos);
+      if (n < len) throw new CorruptError(file.path, `entry at offset ${pos} runs past the end of the pack`);
+      this.file = null;
+      await file.readInto(this.buf, pos, n);
+      this.file = file;
       this.start = pos;
       this.length = n;
     }
@@ -237,7 +241,6 @@ interface SourcePack {
   pack: Pack;
   idx: PackIndex;
   file: RandomAccessFile;
-  reader: WindowReader;
   /** where the entries end (the trailer) */
   end: number;
   /** idx positions sorted by offset, and those offsets: which object an OFS_DELTA base is */
@@ -282,8 +285,9 @@ export async function writePackFromSources(init: PackWriteInit, src: PackSources
   for (const pack of src.packs) {
     const file = await pack.open();
     const idx = await pack.loadIndex();
-    sources.push({ pack, idx, file, reader: new WindowReader(file), end: file.size - H, byOffset: null, sortedOffsets: null });
+    sources.push({ pack, idx, file, end: file.size - H, byOffset: null, sortedOffsets: null });
   }
+  const reader = new WindowReader();
   const baseOffsetOid = (s: SourcePack, offset: number): number => {
     if (!s.byOffset) {
       const count = s.idx.count;
@@ -336,7 +340,7 @@ export async function writePackFromSources(init: PackWriteInit, src: PackSources
     }
     srcPos[i] = pos;
     if (offset < 12 || offset >= s.end) throw new CorruptError(s.pack.packPath, `offset ${offset} is outside the pack's entries`);
-    const probe = await s.reader.get(offset, Math.min(HEADER_PROBE, s.end - offset));
+    const probe = await reader.get(s.file, offset, Math.min(HEADER_PROBE, s.end - offset));
     const h = parseEntryHeader(probe, offset, H, s.pack.packPath);
     if (!h) throw new CorruptError(s.pack.packPath, `truncated entry header at offset ${offset}`);
     if (h.type === OBJ_OFS_DELTA) {
@@ -427,7 +431,7 @@ export async function writePackFromSources(init: PackWriteInit, src: PackSources
       }
       const end = s.idx.entryEnd(offset, s.end);
       if (end < 0) throw new CorruptError(s.pack.packPath, `no entry starts at offset ${offset}`);
-      const probe = await s.reader.get(offset, Math.min(HEADER_PROBE, end - offset));
+      const probe = await reader.get(s.file, offset, Math.min(HEADER_PROBE, end - offset));
       const h = parseEntryHeader(probe, offset, H, s.pack.packPath);
       if (!h) throw new CorruptError(s.pack.packPath, `truncated entry header at offset ${offset}`);
       // the source's CRC covers its own header; the new entry's CRC covers the new one
@@ -453,7 +457,7 @@ export async function writePackFromSources(init: PackWriteInit, src: PackSources
       for (let at = offset + h.headerLength; at < end; ) {
         const len = Math.min(WINDOW, end - at);
         let chunk: Uint8Array;
-        if (len <= WINDOW / 4) chunk = await s.reader.get(at, len);
+        if (len <= WINDOW / 4) chunk = await reader.get(s.file, at, len);
         else {
           chunk = piece.subarray(0, len);
           await s.file.readInto(chunk, at, len);
