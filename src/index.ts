@@ -30,8 +30,10 @@ export type {
   VerifyResult,
   WriteMidxOptions,
   WritePackOptions,
+  WrittenPack,
+  RepackMidxOptions,
+  RepackMidxResult,
 } from './types.js';
-export type { WrittenPack } from './pack/write.js';
 export { writePackOfObjects as writePack, writePackOfPacks } from './odb/write-pack.js';
 export type { HashAlgorithm } from './oid.js';
 export { Odb } from './odb/odb.js';

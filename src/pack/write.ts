@@ -21,7 +21,9 @@ import type { Fs, RandomAccessFile, WritableFile } from '../io/fs.js';
 import { join } from '../io/fs.js';
 import type { HashInfo } from '../oid.js';
 import { compareOid, toHex } from '../oid.js';
-import type { Progress } from '../types.js';
+import type { Progress, WrittenPack } from '../types.js';
+
+export type { WrittenPack } from '../types.js';
 import type { Codec, Hasher } from '../zlib/index.js';
 import { OBJ_COMMIT, OBJ_OFS_DELTA, OBJ_REF_DELTA, OBJ_TAG, parseEntryHeader } from './entry.js';
 import type { PackIndex } from './idx.js';
@@ -121,26 +123,6 @@ export interface PackWriteInit {
   compressionLevel?: number;
 }
 
-/** What `writePack` wrote. */
-export interface WrittenPack {
-  /** `pack-<checksum>`: the files are this name plus `.pack`, `.idx`, `.rev` */
-  name: string;
-  /** the pack's trailing checksum, lowercase hex */
-  checksum: string;
-  packPath: string;
-  idxPath: string;
-  revPath: string;
-  /** objects in the pack */
-  count: number;
-  /** bytes of the .pack */
-  size: number;
-  /** entries copied as they were (header and data) */
-  reused: number;
-  /** delta entries copied with a new base reference */
-  rebased: number;
-  /** objects deflated anew (loose objects, deltas whose base is not in the pack, delta cycles broken) */
-  deflated: number;
-}
 
 /**
  * Reads source packs front to back through one window, so neighbouring small
