@@ -22,7 +22,7 @@ import { hashInfo } from '../src/oid.js';
 import { jsCrc32, jsHasher } from '../src/zlib/stream-hash.js';
 import { loadCodec } from '../src/zlib/index.js';
 import { buildMixedRepo } from './gitrepo.js';
-import { type Fixture, fixtures, GIT_ENV, parseBatch, tmpdir, walk } from './helpers.js';
+import { callbackFs, type Fixture, fixtures, GIT_ENV, memfsCopy, parseBatch, readFileOnlyFs, tmpdir, walk } from './helpers.js';
 import { buildPack, delta } from './packbuilder.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -265,6 +265,41 @@ describe('deltas: OFS, REF, deep chains, bases outside the new pack', () => {
     await expect(writePackOfPacks(odb, [deep], { packDir: out })).rejects.toBeInstanceOf(CorruptError);
     await odb.close();
     expect(fs.readdirSync(out)).toEqual([]);
+  });
+});
+
+describe('fs clients and the browser codec', () => {
+  it('node fs.promises, a memfs volume, a callback client and a client without open(): the same bytes; pako and the JavaScript hashes: git accepts the pack', async () => {
+    const f = fixtures().find((x) => x.name === 'sha1-single')!;
+    const gitdir = writableCopy(f.gitdir);
+    const names = packNames(gitdir);
+    const files = (w: WrittenPack, read: (p: string) => Uint8Array) => [w.packPath, w.idxPath, w.revPath].map((p) => Buffer.from(read(p)));
+    const refOdb = await openOdb({ fs, gitdir });
+    const ref = await writePackOfPacks(refOdb, names, { packDir: tmpdir() });
+    await refOdb.close();
+    const want = files(ref, (p) => fs.readFileSync(p));
+    const vol = await memfsCopy(gitdir);
+    const clients: Array<[string, unknown, (p: string) => Uint8Array]> = [
+      ['fs.promises', fs.promises, (p) => fs.readFileSync(p)],
+      ['memfs', vol, (p) => vol.readFileSync(p) as Uint8Array],
+      ['callback', callbackFs(), (p) => fs.readFileSync(p)],
+      ['no open()', readFileOnlyFs(), (p) => fs.readFileSync(p)],
+    ];
+    for (const [label, client, read] of clients) {
+      const odb = await openOdb({ fs: client, gitdir });
+      const out = label === 'memfs' ? path.join(gitdir, 'objects', 'pack') : tmpdir();
+      const w = await writePackOfPacks(odb, names, { packDir: out });
+      await odb.close();
+      expect({ label, same: files(w, read).every((b, i) => b.equals(want[i])) }).toEqual({ label, same: true });
+    }
+    // the browser path: pako, and SHA-1/CRC-32 in JavaScript; a loose object is deflated by pako
+    const all = ok(['--git-dir', gitdir, 'cat-file', '--batch-all-objects', '--batch-check=%(objectname)']).toString().trim().split('\n');
+    const odb = await openOdb({ fs, gitdir, zlib: 'pako' });
+    expect(odb.codec.native).toBe(false);
+    const w = await writePack(odb, all, { packDir: tmpdir() });
+    await odb.close();
+    expect(w.deflated).toBeGreaterThan(0);
+    checkWithGit(w, 'sha1', gitObjects(gitdir, all), gitdir);
   });
 });
 
