@@ -190,8 +190,17 @@ describe('deltas: OFS, REF, deep chains, bases outside the new pack', () => {
     const ref = packs.find((p) => (p.types.get(OBJ_REF_DELTA) ?? 0) > 0)!;
     expect(ref).toBeTruthy();
     const odb = await openOdb({ fs, gitdir });
-    const written = await writePackOfPacks(odb, [ref.name], { packDir: tmpdir() });
+    const meters: Array<[string, number, number[], boolean]> = [];
+    const progress = {
+      start(title: string, total: number) {
+        const m: [string, number, number[], boolean] = [title, total, [], false];
+        meters.push(m);
+        return { update: (n: number) => m[2].push(n), stop: () => void (m[3] = true) };
+      },
+    };
+    const written = await writePackOfPacks(odb, [ref.name], { packDir: tmpdir(), progress });
     await odb.close();
+    expect(meters.map(([t, n, u, s]) => [t, n, u[u.length - 1], s])).toEqual([['Writing objects', written.count, written.count, true]]);
     expect(written.rebased).toBe(ref.types.get(OBJ_REF_DELTA));
     const types = entryTypes(written, 'sha1');
     expect(types).not.toContain(OBJ_REF_DELTA);
