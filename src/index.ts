@@ -29,7 +29,12 @@ export type {
   VerifyProblem,
   VerifyResult,
   WriteMidxOptions,
+  WritePackOptions,
+  WrittenPack,
+  RepackMidxOptions,
+  RepackMidxResult,
 } from './types.js';
+export { writePackOfObjects as writePack, writePackOfPacks } from './odb/write-pack.js';
 export type { HashAlgorithm } from './oid.js';
 export { Odb } from './odb/odb.js';
 export { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';

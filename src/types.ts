@@ -203,3 +203,52 @@ export interface CompactMidxOptions {
   /** MIDX version; defaults to the `midx.version` config, else 2. Compaction needs 2 */
   version?: 1 | 2;
 }
+
+/** Options of `writePack` and `writePackOfPacks`. */
+export interface WritePackOptions {
+  /** a meter titled `Writing objects` */
+  progress?: Progress;
+  /** where the pack goes (default: the repository's objects/pack) */
+  packDir?: string;
+  /** false: deltas name their base by id (REF_DELTA), as `repack.useDeltaBaseOffset=false`. Default true: OFS_DELTA */
+  deltaBaseOffset?: boolean;
+  /** zlib level for objects deflated anew (default -1: zlib's default, as git's core.compression) */
+  compressionLevel?: number;
+}
+
+/** What `writePack` wrote. */
+export interface WrittenPack {
+  /** `pack-<checksum>`: the files are this name plus `.pack`, `.idx`, `.rev` */
+  name: string;
+  /** the pack's trailing checksum, lowercase hex */
+  checksum: string;
+  packPath: string;
+  idxPath: string;
+  revPath: string;
+  /** objects in the pack */
+  count: number;
+  /** bytes of the .pack */
+  size: number;
+  /** entries copied as they were (header and data) */
+  reused: number;
+  /** delta entries copied with a new base reference */
+  rebased: number;
+  /** objects deflated anew (loose objects, deltas whose base is not in the pack, delta cycles broken) */
+  deflated: number;
+}
+
+export interface RepackMidxOptions {
+  /** `--batch-size`: bytes; 0 (the default) repacks every candidate pack into one */
+  batchSize?: number;
+  /** meters: `Writing objects` for the pack, then the MIDX writer's */
+  progress?: Progress;
+}
+
+export interface RepackMidxResult {
+  /** the `.idx` names of the packs whose objects went into the new pack (empty: nothing done) */
+  repacked: string[];
+  /** the pack written, or null */
+  pack: WrittenPack | null;
+  /** the new MIDX's checksum (hex), or null */
+  midx: string | null;
+}

@@ -34,7 +34,17 @@ export interface RandomAccessFile {
    * hot paths that consume the bytes at once (inflate).
    */
   readScratch?(pos: number, len: number): Uint8Array;
+  /** Exactly `len` bytes at `pos` into target[0, len): a caller that streams reuses its own buffer. */
+  readInto(target: Uint8Array, pos: number, len: number): void | Promise<void>;
   close(): void | Promise<void>;
+}
+
+/** A new file written front to back (a temporary file, renamed into place once complete). */
+export interface WritableFile {
+  readonly path: string;
+  /** appends the bytes; the caller may reuse the buffer once this resolves */
+  write(data: Uint8Array): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** What the library needs of a file system, normalised. */
@@ -50,6 +60,12 @@ export interface Fs {
   stat(path: string): Promise<FileStat | null>;
   open(path: string): Promise<RandomAccessFile>;
   writeFile(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
+  /**
+   * Creates `path` (O_EXCL; LockError when something is there) for appending.
+   * Clients without file handles (LightningFS) collect the chunks and write the
+   * file whole on close: documented, as their memory then grows with the file.
+   */
+  openWrite(path: string): Promise<WritableFile>;
   /** Creates `path` only if nothing is there (O_EXCL); LockError when something is. */
   createExclusive(path: string, data?: Uint8Array | string, mode?: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -271,6 +287,9 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
           read(pos: number, len: number): Uint8Array {
             return fill(new Uint8Array(len), pos, len);
           },
+          readInto(target: Uint8Array, pos: number, len: number): void {
+            fill(target, pos, len);
+          },
           readScratch(pos: number, len: number): Uint8Array {
             // a big entry gets a buffer of its own, so that the shared one never
             // keeps hundreds of megabytes alive after one large object
@@ -290,21 +309,25 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         if (typeof fh === 'number') fh = descriptorHandle(client, fh);
         const st = await fh.stat();
         const size = Number(st.size);
+        const readInto = async (buf: Uint8Array, pos: number, len: number) => {
+          if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+          let done = 0;
+          while (done < len) {
+            const { bytesRead } = await fh.read(buf, done, len - done, pos + done);
+            if (!bytesRead) throw shortRead(path, pos, len, pos + done);
+            done += bytesRead;
+          }
+        };
         return {
           path,
           size,
           sync: false,
           async read(pos: number, len: number) {
-            if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
             const buf = new Uint8Array(len);
-            let done = 0;
-            while (done < len) {
-              const { bytesRead } = await fh.read(buf, done, len - done, pos + done);
-              if (!bytesRead) throw shortRead(path, pos, len, pos + done);
-              done += bytesRead;
-            }
+            await readInto(buf, pos, len);
             return buf;
           },
+          readInto,
           async close() {
             await fh.close();
           },
@@ -314,15 +337,19 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       const st = await fs.stat(path);
       if (!st) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
       const size = st.size;
+      const read = async (pos: number, len: number) => {
+        if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+        const data = await wholeFiles.get(path, size);
+        if (pos + len > data.length) throw shortRead(path, pos, len, data.length);
+        return data.subarray(pos, pos + len);
+      };
       return {
         path,
         size,
         sync: false,
-        async read(pos: number, len: number) {
-          if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
-          const data = await wholeFiles.get(path, size);
-          if (pos + len > data.length) throw shortRead(path, pos, len, data.length);
-          return data.subarray(pos, pos + len);
+        read,
+        async readInto(target: Uint8Array, pos: number, len: number) {
+          target.set(await read(pos, len));
         },
         close() {
           wholeFiles.drop(path);
@@ -331,6 +358,79 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
     async writeFile(path, data, mode) {
       await p.writeFile(path, data, mode === undefined ? undefined : { mode });
+    },
+    async openWrite(path) {
+      const exists = (err: unknown) => (err as { code?: string }).code === 'EEXIST';
+      if (syncIo && typeof client.writeSync === 'function') {
+        let fd: number;
+        try {
+          fd = syncIo.openSync(path, 'wx');
+        } catch (err) {
+          if (exists(err)) throw new LockError(path);
+          throw err;
+        }
+        let closed = false;
+        return {
+          path,
+          async write(data) {
+            for (let done = 0; done < data.length; ) done += client.writeSync(fd, data, done, data.length - done);
+          },
+          async close() {
+            if (!closed) {
+              closed = true;
+              syncIo.closeSync(fd);
+            }
+          },
+        };
+      }
+      const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
+      if (handles) {
+        let fh: any;
+        try {
+          fh = await handles.open(path, 'wx');
+        } catch (err) {
+          if (exists(err)) throw new LockError(path);
+          throw err;
+        }
+        const fd = typeof fh === 'number' ? fh : -1;
+        const write = fd >= 0 ? promisify(client.write, client) : null;
+        let closed = false;
+        return {
+          path,
+          async write(data) {
+            for (let done = 0; done < data.length; ) {
+              const n = write ? await write(fd, data, done, data.length - done, null) : await fh.write(data, done, data.length - done);
+              done += typeof n === 'number' ? n : (n as { bytesWritten: number }).bytesWritten;
+            }
+          },
+          async close() {
+            if (closed) return;
+            closed = true;
+            if (fd >= 0) await promisify(client.close, client)(fd);
+            else await fh.close();
+          },
+        };
+      }
+      await fs.createExclusive(path);
+      const chunks: Uint8Array[] = [];
+      return {
+        path,
+        async write(data) {
+          chunks.push(data.slice());
+        },
+        async close() {
+          let n = 0;
+          for (const c of chunks) n += c.length;
+          const all = new Uint8Array(n);
+          n = 0;
+          for (const c of chunks) {
+            all.set(c, n);
+            n += c.length;
+          }
+          chunks.length = 0;
+          await fs.writeFile(path, all);
+        },
+      };
     },
     async createExclusive(path, data = new Uint8Array(0), mode) {
       const bytes = toBytes(data);

@@ -506,6 +506,15 @@ export class Odb {
     const { compactMidx } = await import('./write.js');
     return compactMidx(this, options);
   }
+  /**
+   * `git multi-pack-index repack [--batch-size=<n>]` (spec 4.11): one new pack
+   * of the objects the MIDX assigns to the packs git would pick, then a new MIDX.
+   */
+  async repackMidx(options?: import('../types.js').RepackMidxOptions): Promise<import('../types.js').RepackMidxResult> {
+    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    const { repackMidx } = await import('./repack.js');
+    return repackMidx(this, options);
+  }
   // --- end writing ---
 
   // --- isomorphic-git (src/isogit) ---

@@ -138,6 +138,12 @@ export class PackIndex {
     return hi * 0x100000000 + lo;
   }
 
+  /** The CRC32 recorded for the object at position i (v2 only; -1 for v1, which records none). */
+  crcAt(i: number): number {
+    if (this.version === 1) return -1;
+    return this.view.getUint32(this.oidBase + this.count * this.hash.rawLength + 4 * i);
+  }
+
   /** Copies the H-byte OID at position i into out[outOff]. */
   copyOid(i: number, out: Uint8Array, outOff = 0): void {
     const p = this.oidBase + i * this.oidStride;

@@ -6,6 +6,9 @@
 
 import * as pako from 'pako';
 import type { HashAlgorithm } from '../oid.js';
+import { type Hasher, jsCrc32, jsHasher } from './stream-hash.js';
+
+export type { Hasher } from './stream-hash.js';
 
 export interface Codec {
   readonly native: boolean;
@@ -26,6 +29,10 @@ export interface Codec {
   deflate(data: Uint8Array, level?: number): Uint8Array;
   /** Digest of data; synchronous where node's crypto is present. */
   hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /** An incremental digest (node:crypto, or plain JavaScript where WebCrypto is all there is). */
+  hasher(algorithm: HashAlgorithm): Hasher;
+  /** zlib's CRC-32 of data, continuing from `crc` (0 to start). */
+  crc32(data: Uint8Array, crc?: number): number;
 }
 
 let loaded: Promise<Codec> | null = null;
@@ -73,6 +80,8 @@ function pakoCodec(): Codec {
       if (!subtle) throw new Error('no WebCrypto: cannot hash');
       return new Uint8Array(await subtle.digest(algorithm === 'sha256' ? 'SHA-256' : 'SHA-1', data as Uint8Array<ArrayBuffer>));
     },
+    hasher: jsHasher,
+    crc32: jsCrc32,
   };
 }
 
@@ -112,6 +121,16 @@ async function nodeCodec(): Promise<Codec | null> {
       hash(algorithm, data) {
         return toU8(crypto.createHash(algorithm).update(data).digest());
       },
+      hasher(algorithm) {
+        const h = crypto.createHash(algorithm);
+        return {
+          update(data: Uint8Array) {
+            h.update(data);
+          },
+          digest: () => toU8(h.digest()),
+        };
+      },
+      crc32: typeof zlib.crc32 === 'function' ? (data: Uint8Array, crc = 0) => zlib.crc32(data, crc) >>> 0 : jsCrc32,
     };
   } catch {
     return null;

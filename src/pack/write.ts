@@ -1,0 +1,489 @@
+/**
+ * Writing a pack from existing pack entries, streamed: the entries are copied
+ * as they are (compressed data and deltas reused), through bounded buffers,
+ * while the pack's checksum and each entry's CRC32 are computed on the way.
+ * Only a few numbers per object are kept (id, offsets, CRC, base), so memory
+ * follows the object count, never the pack's size.
+ *
+ * Every delta whose base is in the new pack is written after its base, as an
+ * OFS_DELTA (or a REF_DELTA when asked); a delta whose base stays outside is
+ * written whole (resolved, deflated), so the pack is never thin and git's
+ * `index-pack` and `fsck` accept it on disk. Objects that come from no pack
+ * (loose ones) are deflated whole too.
+ *
+ * The files are written as tmp_pack_*, tmp_rev_*, tmp_idx_* in the pack
+ * directory and renamed to pack-<checksum>.{pack,rev,idx} in git's order: the
+ * .idx last, so a reader that sees the .idx sees a complete pack.
+ */
+
+import { CorruptError, InvalidArgumentError } from '../errors.js';
+import type { Fs, RandomAccessFile, WritableFile } from '../io/fs.js';
+import { join } from '../io/fs.js';
+import type { HashInfo } from '../oid.js';
+import { compareOid, toHex } from '../oid.js';
+import type { Progress, WrittenPack } from '../types.js';
+
+export type { WrittenPack } from '../types.js';
+import type { Codec, Hasher } from '../zlib/index.js';
+import { OBJ_COMMIT, OBJ_OFS_DELTA, OBJ_REF_DELTA, OBJ_TAG, parseEntryHeader } from './entry.js';
+import type { PackIndex } from './idx.js';
+import { encodeIdxV2, oidOrder } from './idx-write.js';
+import type { Pack, RawObject } from './pack.js';
+import { encodeRev } from './rev.js';
+
+/** bytes read from a source pack at once, and buffered before a write */
+const WINDOW = 1 << 20;
+/** enough for any entry header: type/size varint (<= 10 bytes) and an OFS varint (<= 10) or a base id */
+const HEADER_PROBE = 64;
+
+/** The objects to write, column by column: each one's id and where its entry is. */
+export class PackSources {
+  count = 0;
+  oids: Uint8Array;
+  /** index into `packs`, or -1: the object is read whole (`readWhole`) and deflated */
+  packIds: Int32Array;
+  offsets: Float64Array;
+  readonly packs: Pack[] = [];
+  private readonly packIndex = new Map<Pack, number>();
+
+  constructor(private readonly H: number, capacity = 1024) {
+    this.oids = new Uint8Array(capacity * H);
+    this.packIds = new Int32Array(capacity);
+    this.offsets = new Float64Array(capacity);
+  }
+
+  /** Adds an object: copied from `pack` at `offset`, or (pack null) read whole. */
+  add(oid: Uint8Array, pack: Pack | null, offset = 0): void {
+    const H = this.H;
+    if (this.count === this.packIds.length) {
+      const cap = this.packIds.length * 2;
+      const oids = new Uint8Array(cap * H);
+      oids.set(this.oids);
+      const ids = new Int32Array(cap);
+      ids.set(this.packIds);
+      const offs = new Float64Array(cap);
+      offs.set(this.offsets);
+      this.oids = oids;
+      this.packIds = ids;
+      this.offsets = offs;
+    }
+    let id = -1;
+    if (pack) {
+      id = this.packIndex.get(pack) ?? -1;
+      if (id < 0) {
+        id = this.packs.length;
+        this.packs.push(pack);
+        this.packIndex.set(pack, id);
+      }
+    }
+    this.oids.set(oid.subarray(0, H), this.count * H);
+    this.packIds[this.count] = id;
+    this.offsets[this.count] = offset;
+    this.count++;
+  }
+
+  /** The same objects with each id kept once: its first occurrence. */
+  unique(): PackSources {
+    const H = this.H;
+    const n = this.count;
+    const order = oidOrder(this.oids.subarray(0, n * H), n, H);
+    const keep = new Uint8Array(n);
+    let dups = 0;
+    for (let p = 0; p < n; ) {
+      // a run of equal ids: keep the earliest
+      let q = p + 1;
+      let first = order[p];
+      while (q < n && compareOid(this.oids, order[q] * H, this.oids, order[p] * H, H) === 0) {
+        if (order[q] < first) first = order[q];
+        q++;
+      }
+      dups += q - p - 1;
+      keep[first] = 1;
+      p = q;
+    }
+    if (!dups) return this;
+    const out = new PackSources(H, Math.max(1, n - dups));
+    for (let i = 0; i < n; i++) if (keep[i]) out.add(this.oids.subarray(i * H, i * H + H), this.packIds[i] < 0 ? null : this.packs[this.packIds[i]], this.offsets[i]);
+    return out;
+  }
+}
+
+export interface PackWriteInit {
+  fs: Fs;
+  codec: Codec;
+  hash: HashInfo;
+  packDir: string;
+  /** an object whole: for sources outside packs, and for deltas whose base stays out of the new pack */
+  readWhole(oid: Uint8Array): Promise<RawObject>;
+  /** a meter titled `Writing objects` */
+  progress?: Progress;
+  /** false: deltas refer to their base by id (REF_DELTA), as `repack.useDeltaBaseOffset=false` does. Default true (OFS_DELTA) */
+  deltaBaseOffset?: boolean;
+  /** zlib level for objects deflated anew (default -1, zlib's default, as git's core.compression) */
+  compressionLevel?: number;
+}
+
+
+/**
+ * Reads source packs front to back through one window, so neighbouring small
+ * entries cost one read. One buffer for every source pack and the life of the
+ * writer: no allocation per read, and no buffer per pack.
+ */
+class WindowReader {
+  private readonly buf = new Uint8Array(WINDOW);
+  private file: RandomAccessFile | null = null;
+  private start = 0;
+  private length = 0;
+  /** bytes [pos, pos+len) of `file`, len <= WINDOW; valid until the next call */
+  async get(file: RandomAccessFile, pos: number, len: number): Promise<Uint8Array> {
+    if (file !== this.file || pos < this.start || pos + len > this.start + this.length) {
+      const n = Math.min(WINDOW, file.size - pos);
+      if (n < len) throw new CorruptError(file.path, `entry at offset ${pos} runs past the end of the pack`);
+      this.file = null;
+      await file.readInto(this.buf, pos, n);
+      this.file = file;
+      this.start = pos;
+      this.length = n;
+    }
+    return this.buf.subarray(pos - this.start, pos - this.start + len);
+  }
+}
+
+/** The output pack: a buffer flushed to the file, hashed on the way out. */
+class PackOutput {
+  private readonly buf = new Uint8Array(WINDOW);
+  private fill = 0;
+  private flushed = 0;
+  constructor(
+    private readonly file: WritableFile,
+    private readonly hasher: Hasher,
+  ) {}
+  get offset(): number {
+    return this.flushed + this.fill;
+  }
+  async append(bytes: Uint8Array): Promise<void> {
+    if (this.fill + bytes.length > this.buf.length) await this.flush();
+    if (bytes.length >= this.buf.length) {
+      this.hasher.update(bytes);
+      await this.file.write(bytes);
+      this.flushed += bytes.length;
+      return;
+    }
+    this.buf.set(bytes, this.fill);
+    this.fill += bytes.length;
+  }
+  async flush(): Promise<void> {
+    if (!this.fill) return;
+    const chunk = this.buf.subarray(0, this.fill);
+    this.hasher.update(chunk);
+    await this.file.write(chunk);
+    this.flushed += this.fill;
+    this.fill = 0;
+  }
+  /** flushes and appends the checksum of everything written */
+  async finish(): Promise<Uint8Array> {
+    await this.flush();
+    const sum = this.hasher.digest();
+    await this.file.write(sum);
+    this.flushed += sum.length;
+    return sum;
+  }
+}
+
+/** An entry header: type and size (the size varint of §1.1.1). */
+export function encodeEntryHeader(type: number, size: number): number[] {
+  const out: number[] = [];
+  let c = (type << 4) | (size % 16);
+  size = Math.floor(size / 16);
+  while (size > 0) {
+    out.push(c | 0x80);
+    c = size % 128;
+    size = Math.floor(size / 128);
+  }
+  out.push(c);
+  return out;
+}
+
+/** An OFS_DELTA distance: big-endian base-128 with the +1 bias per continuation byte. */
+export function encodeOfsDistance(v: number): number[] {
+  const out = [v % 128];
+  v = Math.floor(v / 128);
+  while (v > 0) {
+    v -= 1;
+    out.unshift(0x80 | v % 128);
+    v = Math.floor(v / 128);
+  }
+  return out;
+}
+
+const NO_BASE = -2;
+const BASE_OUTSIDE = -1;
+
+interface SourcePack {
+  pack: Pack;
+  idx: PackIndex;
+  file: RandomAccessFile;
+  /** where the entries end (the trailer) */
+  end: number;
+  /** idx positions sorted by offset, and those offsets: which object an OFS_DELTA base is */
+  byOffset: Uint32Array | null;
+  sortedOffsets: Float64Array | null;
+}
+
+function tmpName(kind: string): string {
+  return `tmp_${kind}_${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/**
+ * Writes a pack of the given objects into `init.packDir`, with its .idx (v2)
+ * and .rev, and returns what it wrote. Each object must appear once.
+ */
+export async function writePackFromSources(init: PackWriteInit, src: PackSources): Promise<WrittenPack> {
+  const { fs, codec, hash } = init;
+  const H = hash.rawLength;
+  const n = src.count;
+  if (n >= 2 ** 32) throw new InvalidArgumentError(`too many objects for one pack (${n})`);
+  const oids = src.oids.subarray(0, n * H);
+  const order = oidOrder(oids, n, H);
+  for (let p = 1; p < n; p++) {
+    if (compareOid(oids, order[p - 1] * H, oids, order[p] * H, H) === 0) throw new InvalidArgumentError(`object ${toHex(oids, order[p] * H, H)} is listed twice`);
+  }
+  /** the index of the object with this id in the new pack, or -1 */
+  const indexOf = (oid: Uint8Array, at: number): number => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareOid(oids, order[mid] * H, oid, at, H);
+      if (c === 0) return order[mid];
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return -1;
+  };
+
+  // open the source packs
+  const sources: SourcePack[] = [];
+  for (const pack of src.packs) {
+    const file = await pack.open();
+    const idx = await pack.loadIndex();
+    sources.push({ pack, idx, file, end: file.size - H, byOffset: null, sortedOffsets: null });
+  }
+  const reader = new WindowReader();
+  const baseOffsetOid = (s: SourcePack, offset: number): number => {
+    if (!s.byOffset) {
+      const count = s.idx.count;
+      const pos = new Uint32Array(count);
+      const offs = new Float64Array(count);
+      for (let i = 0; i < count; i++) {
+        pos[i] = i;
+        offs[i] = s.idx.offsetAt(i);
+      }
+      pos.sort((a, b) => offs[a] - offs[b]);
+      const sorted = new Float64Array(count);
+      for (let i = 0; i < count; i++) sorted[i] = offs[pos[i]];
+      s.byOffset = pos;
+      s.sortedOffsets = sorted;
+    }
+    const sorted = s.sortedOffsets!;
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid] < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= sorted.length || sorted[lo] !== offset) return -1;
+    return s.idx.oidPos(s.byOffset![lo]);
+  };
+
+  // source order: pack by pack (in the order they were first named), by offset; whole objects last
+  const seq = new Uint32Array(n);
+  for (let i = 0; i < n; i++) seq[i] = i;
+  const packIds = src.packIds;
+  const srcOffsets = src.offsets;
+  seq.sort((a, b) => {
+    const pa = packIds[a] < 0 ? 0x7fffffff : packIds[a];
+    const pb = packIds[b] < 0 ? 0x7fffffff : packIds[b];
+    return pa - pb || srcOffsets[a] - srcOffsets[b];
+  });
+
+  // each entry's base in the new pack (index), NO_BASE or BASE_OUTSIDE; the source's idx position
+  const base = new Int32Array(n).fill(NO_BASE);
+  const srcPos = new Uint32Array(n);
+  for (let k = 0; k < n; k++) {
+    const i = seq[k];
+    if (packIds[i] < 0) continue;
+    const s = sources[packIds[i]];
+    const offset = srcOffsets[i];
+    const pos = s.idx.find(oids, i * H);
+    if (pos < 0 || s.idx.offsetAt(pos) !== offset) {
+      throw new InvalidArgumentError(`object ${toHex(oids, i * H, H)} is not at offset ${offset} of ${s.pack.packPath}`);
+    }
+    srcPos[i] = pos;
+    if (offset < 12 || offset >= s.end) throw new CorruptError(s.pack.packPath, `offset ${offset} is outside the pack's entries`);
+    const probe = await reader.get(s.file, offset, Math.min(HEADER_PROBE, s.end - offset));
+    const h = parseEntryHeader(probe, offset, H, s.pack.packPath);
+    if (!h) throw new CorruptError(s.pack.packPath, `truncated entry header at offset ${offset}`);
+    if (h.type === OBJ_OFS_DELTA) {
+      const at = baseOffsetOid(s, h.baseOffset);
+      if (at < 0) throw new CorruptError(s.pack.packPath, `no entry starts at offset ${h.baseOffset}, the base of the entry at ${offset}`);
+      const b = indexOf(s.idx.data, at);
+      base[i] = b >= 0 ? b : BASE_OUTSIDE;
+    } else if (h.type === OBJ_REF_DELTA) {
+      const b = indexOf(probe, h.baseOidAt);
+      base[i] = b >= 0 ? b : BASE_OUTSIDE;
+    }
+  }
+
+  // write order: every base before its deltas; a cycle (duplicates whose deltas
+  // point at each other across packs) is broken by writing one object whole
+  const writeOrder = new Uint32Array(n);
+  const state = new Uint8Array(n); // 0 new, 1 on the walk, 2 placed
+  const stack: number[] = [];
+  let placed = 0;
+  for (let k = 0; k < n; k++) {
+    let cur = seq[k];
+    while (state[cur] === 0) {
+      state[cur] = 1;
+      stack.push(cur);
+      const b = base[cur];
+      if (b < 0) break;
+      if (state[b] === 1) {
+        base[cur] = BASE_OUTSIDE;
+        break;
+      }
+      cur = b;
+    }
+    while (stack.length) {
+      const i = stack.pop()!;
+      state[i] = 2;
+      writeOrder[placed++] = i;
+    }
+  }
+
+  // stream the pack
+  const packDir = init.packDir;
+  const tmpPack = join(packDir, tmpName('pack'));
+  const tmpIdx = join(packDir, tmpName('idx'));
+  const tmpRev = join(packDir, tmpName('rev'));
+  const newOffsets = new Float64Array(n);
+  const crcs = new Uint32Array(n);
+  const stats = { reused: 0, rebased: 0, deflated: 0 };
+  const useOfs = init.deltaBaseOffset !== false;
+  const level = init.compressionLevel ?? -1;
+  /** large entries are copied through this, a window at a time */
+  const piece = new Uint8Array(WINDOW);
+  const meter = init.progress?.start('Writing objects', n);
+  let file: WritableFile | null = await fs.openWrite(tmpPack);
+  let size = 0;
+  let checksum: Uint8Array;
+  try {
+    const out = new PackOutput(file, codec.hasher(hash.algorithm));
+    const head = new Uint8Array(12);
+    const hv = new DataView(head.buffer);
+    hv.setUint32(0, 0x5041434b);
+    hv.setUint32(4, 2);
+    hv.setUint32(8, n);
+    await out.append(head);
+
+    const writeWhole = async (i: number, obj: RawObject) => {
+      if (obj.type < OBJ_COMMIT || obj.type > OBJ_TAG) throw new CorruptError(packDir, `object ${toHex(oids, i * H, H)} has type ${obj.type}`);
+      const header = Uint8Array.from(encodeEntryHeader(obj.type, obj.data.length));
+      const body = codec.deflate(obj.data, level);
+      crcs[i] = codec.crc32(body, codec.crc32(header));
+      await out.append(header);
+      await out.append(body);
+      stats.deflated++;
+    };
+
+    for (let k = 0; k < n; k++) {
+      const i = writeOrder[k];
+      newOffsets[i] = out.offset;
+      if (meter && (k & 1023) === 0) meter.update(k);
+      if (packIds[i] < 0) {
+        await writeWhole(i, await init.readWhole(oids.subarray(i * H, i * H + H)));
+        continue;
+      }
+      const s = sources[packIds[i]];
+      const offset = srcOffsets[i];
+      if (base[i] === BASE_OUTSIDE) {
+        await writeWhole(i, await s.pack.read(offset));
+        continue;
+      }
+      const end = s.idx.entryEnd(offset, s.end);
+      if (end < 0) throw new CorruptError(s.pack.packPath, `no entry starts at offset ${offset}`);
+      const probe = await reader.get(s.file, offset, Math.min(HEADER_PROBE, end - offset));
+      const h = parseEntryHeader(probe, offset, H, s.pack.packPath);
+      if (!h) throw new CorruptError(s.pack.packPath, `truncated entry header at offset ${offset}`);
+      // the source's CRC covers its own header; the new entry's CRC covers the new one
+      let srcCrc = codec.crc32(probe.subarray(0, h.headerLength));
+      let crc: number;
+      if (base[i] === NO_BASE) {
+        crc = srcCrc;
+        await out.append(probe.subarray(0, h.headerLength));
+        stats.reused++;
+      } else {
+        const b = base[i];
+        let header: number[];
+        if (useOfs) header = [...encodeEntryHeader(OBJ_OFS_DELTA, h.size), ...encodeOfsDistance(newOffsets[i] - newOffsets[b])];
+        else header = [...encodeEntryHeader(OBJ_REF_DELTA, h.size), ...oids.subarray(b * H, b * H + H)];
+        const bytes = Uint8Array.from(header);
+        const same = bytes.length === h.headerLength && compareOid(bytes, 0, probe, 0, bytes.length) === 0;
+        if (same) stats.reused++;
+        else stats.rebased++;
+        crc = codec.crc32(bytes);
+        await out.append(bytes);
+      }
+      // the compressed data, copied through the window (or in window-sized pieces)
+      for (let at = offset + h.headerLength; at < end; ) {
+        const len = Math.min(WINDOW, end - at);
+        let chunk: Uint8Array;
+        if (len <= WINDOW / 4) chunk = await reader.get(s.file, at, len);
+        else {
+          chunk = piece.subarray(0, len);
+          await s.file.readInto(chunk, at, len);
+        }
+        srcCrc = codec.crc32(chunk, srcCrc);
+        crc = base[i] === NO_BASE ? srcCrc : codec.crc32(chunk, crc);
+        await out.append(chunk);
+        at += len;
+      }
+      const want = s.idx.crcAt(srcPos[i]);
+      if (want >= 0 && want !== srcCrc) throw new CorruptError(s.pack.packPath, `bad packed object CRC for ${toHex(oids, i * H, H)} (entry at offset ${offset})`);
+      crcs[i] = crc;
+    }
+    checksum = await out.finish();
+    size = out.offset;
+    await file.close();
+    file = null;
+    meter?.update(n);
+    meter?.stop();
+
+    const table = { count: n, oids, offsets: newOffsets, crcs };
+    await fs.writeFile(tmpIdx, encodeIdxV2(table, order, checksum, hash, codec.hasher(hash.algorithm)));
+    await fs.writeFile(tmpRev, encodeRev(newOffsets, order, checksum, hash, codec.hasher(hash.algorithm)));
+  } catch (err) {
+    if (file) await file.close().catch(() => {});
+    await fs.remove(tmpPack).catch(() => {});
+    await fs.remove(tmpIdx).catch(() => {});
+    await fs.remove(tmpRev).catch(() => {});
+    throw err;
+  }
+  const hex = toHex(checksum);
+  const name = `pack-${hex}`;
+  const packPath = join(packDir, `${name}.pack`);
+  const idxPath = join(packDir, `${name}.idx`);
+  const revPath = join(packDir, `${name}.rev`);
+  // git's order: the pack, its reverse index, and the .idx last
+  await fs.rename(tmpPack, packPath);
+  await fs.rename(tmpRev, revPath);
+  await fs.rename(tmpIdx, idxPath);
+  return { name, checksum: hex, packPath, idxPath, revPath, count: n, size, ...stats };
+}
+
+/** Pack entry type of an object type name. */
+export function typeNumber(type: string): number {
+  const t = ['', 'commit', 'tree', 'blob', 'tag'].indexOf(type);
+  return t > 0 ? t : -1;
+}
