@@ -15,6 +15,8 @@ import { loadCodec } from './zlib/index.js';
 export { AmbiguousError, CorruptError, InvalidArgumentError, LockError, MidxOdbError, NotFoundError, UnsupportedError } from './errors.js';
 export type {
   CompactMidxOptions,
+  ExpireMidxOptions,
+  ExpireMidxResult,
   GitObject,
   LayerStats,
   ObjectHeader,
@@ -79,6 +81,7 @@ export async function openOdb(options: OpenOdbOptions): Promise<Odb> {
   return new Odb({
     fs,
     gitdir: options.gitdir,
+    objectsDir: options.objectsDir,
     hash: hashInfo(algorithm),
     codec,
     config,

@@ -29,6 +29,12 @@ export interface OpenOdbOptions {
   fs: unknown;
   /** the git directory (`.git`, or a bare repository) */
   gitdir: string;
+  /**
+   * the object directory to serve (default `<gitdir>/objects`): any directory of
+   * packs and loose objects, e.g. an alternate's or another repository's, as
+   * git's `multi-pack-index --object-dir`. Configuration is still read from `gitdir`.
+   */
+  objectsDir?: string;
   /** told about every recovered problem; by default they are ignored */
   onWarning?: (warning: OdbWarning) => void;
   /** byte budget of the delta-base cache (default 96 MiB) */
@@ -235,6 +241,18 @@ export interface WrittenPack {
   rebased: number;
   /** objects deflated anew (loose objects, deltas whose base is not in the pack, delta cycles broken) */
   deflated: number;
+}
+
+export interface ExpireMidxOptions {
+  /** meters: `Counting referenced objects`, `Finding and deleting unreferenced packfiles`, then the MIDX writer's */
+  progress?: Progress;
+}
+
+export interface ExpireMidxResult {
+  /** the `.idx` names of the packs deleted (empty: nothing done) */
+  expired: string[];
+  /** the new MIDX's checksum (hex), or null when nothing was written */
+  midx: string | null;
 }
 
 export interface RepackMidxOptions {

@@ -21,6 +21,8 @@ import { type Located, PackBackend } from './pack.js';
 export interface OdbInit {
   fs: Fs;
   gitdir: string;
+  /** default `<gitdir>/objects` */
+  objectsDir?: string;
   hash: HashInfo;
   codec: Codec;
   config: GitConfig;
@@ -68,7 +70,7 @@ export class Odb {
   constructor(init: OdbInit) {
     this.fs = init.fs;
     this.gitdir = init.gitdir;
-    this.objectsDir = join(init.gitdir, 'objects');
+    this.objectsDir = init.objectsDir ? normalizePath(init.objectsDir) || '.' : join(init.gitdir, 'objects');
     this.packDir = join(this.objectsDir, 'pack');
     this.hash = init.hash;
     this.codec = init.codec;
@@ -505,6 +507,16 @@ export class Odb {
     if (this.closed) throw new InvalidArgumentError('the object database is closed');
     const { compactMidx } = await import('./write.js');
     return compactMidx(this, options);
+  }
+  /**
+   * `git multi-pack-index expire` (spec 4.10): deletes the packs no MIDX object
+   * refers to (not `.keep` or cruft packs) after writing the MIDX without them.
+   * Refuses a chain of two or more layers, as git does (see odb/expire.ts).
+   */
+  async expireMidx(options?: import('../types.js').ExpireMidxOptions): Promise<import('../types.js').ExpireMidxResult> {
+    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    const { expireMidx } = await import('./expire.js');
+    return expireMidx(this, options);
   }
   /**
    * `git multi-pack-index repack [--batch-size=<n>]` (spec 4.11): one new pack

@@ -33,6 +33,11 @@ export interface Job {
   from?: string;
   to?: string;
   progress?: Progress;
+  /**
+   * expire (spec 4.10): given the MIDX being rewritten, the `.idx` names of the
+   * packs to leave out of the new one; an empty set means nothing to do
+   */
+  drop?: (m: MidxFile) => Promise<Set<string>>;
 }
 
 /** The MIDX as git loads it before writing: the non-incremental file, else the chain. */
@@ -65,6 +70,8 @@ export interface Plan {
   base: MidxFile | null;
   /** compaction: checksums of the layers above `to`, bottom first */
   aboveTo: string[];
+  /** expire: the `.idx` names left out, in the old MIDX's order */
+  dropped: string[];
 }
 
 export class Paths {
