@@ -17,7 +17,7 @@
 
 import type { Fs } from '../io/fs.js';
 import { join } from '../io/fs.js';
-import { compareOid, type HashInfo, toHex } from '../oid.js';
+import { compareOid, fanoutSearch, type HashInfo, toHex } from '../oid.js';
 import type { PackIndex } from '../pack/idx.js';
 import { Pack, type PackContext } from '../pack/pack.js';
 import type { Progress, VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
@@ -194,18 +194,7 @@ async function gitTocMessage(fs: Fs, file: string, H: number): Promise<string | 
 
 /** git's `bsearch_hash` over one layer: the same probes, so the same answer on a corrupt table. Local position or -1. */
 function bsearchLayer(layer: Layer, oid: Uint8Array, oidOff: number, H: number): number {
-  const fanout = layer.midx.fanout;
-  const b = oid[oidOff];
-  let lo = b === 0 ? 0 : fanout[b - 1];
-  let hi = fanout[b];
-  while (lo < hi) {
-    const mid = lo + ((hi - lo) >>> 1);
-    const c = compareOid(layer.oidl, mid * H, oid, oidOff, H);
-    if (c === 0) return mid;
-    if (c > 0) hi = mid;
-    else lo = mid + 1;
-  }
-  return -1;
+  return fanoutSearch(layer.midx.fanout, layer.oidl, 0, H, oid, oidOff, H);
 }
 
 /**
