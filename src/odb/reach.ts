@@ -99,7 +99,7 @@ async function loadChainBitmap(odb: Odb): Promise<ChainBitmap | null> {
 }
 
 /** A layer's RIDX as global positions: the chunk, else its `.rev` file (local positions), else null. */
-async function reverseIndex(odb: Odb, layer: MidxFile, dir: string, H: number): Promise<Uint32Array | null> {
+export async function reverseIndex(odb: Odb, layer: MidxFile, dir: string, H: number): Promise<Uint32Array | null> {
   const n = layer.numObjects;
   const base = layer.numObjectsInBase;
   const chunk = layer.chunks.get(CHUNK_RIDX);

@@ -97,6 +97,14 @@ export class LayerBitmap {
     return words!;
   }
 
+  /** The name-hash cache entry of the layer's object at local position `i` (0 without a cache). */
+  nameHash(i: number): number {
+    if (this.hashCacheAt < 0 || i >= this.numObjects) return 0;
+    const b = this.bytes;
+    const at = this.hashCacheAt + 4 * i;
+    return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+  }
+
   /** The bitmap of the commit at global MIDX position `pos`, or null. */
   forCommit(pos: number): Uint32Array | null {
     const i = this.byCommit.get(pos);
@@ -108,7 +116,7 @@ export class LayerBitmap {
  * Parses a layer's `.bitmap` as git's load_bitmap_header and
  * load_bitmap_entries_v1 do. `checksum` is the layer's MIDX trailer.
  */
-export function parseLayerBitmap(file: string, bytes: Uint8Array, hash: HashInfo, checksum: Uint8Array, baseObjects: number, numObjects: number): LayerBitmap {
+export function parseLayerBitmap(file: string, bytes: Uint8Array, hash: HashInfo, checksum: Uint8Array | null, baseObjects: number, numObjects: number): LayerBitmap {
   const H = hash.rawLength;
   const headerSize = 12 + H;
   if (bytes.length < headerSize + H) throw new CorruptError(file, 'corrupted bitmap index (too small)');
@@ -119,7 +127,7 @@ export function parseLayerBitmap(file: string, bytes: Uint8Array, hash: HashInfo
   const options = dv.getUint16(6);
   const entryCount = dv.getUint32(8);
   if (!(options & BITMAP_OPT_FULL_DAG)) throw new CorruptError(file, 'unsupported options for bitmap index file (Git requires BITMAP_OPT_FULL_DAG)');
-  if (compareOid(bytes, 12, checksum, 0, H) !== 0) throw new CorruptError(file, "checksum doesn't match in MIDX and bitmap");
+  if (checksum && compareOid(bytes, 12, checksum, 0, H) !== 0) throw new CorruptError(file, "checksum doesn't match in MIDX and bitmap");
 
   const bm = new LayerBitmap(file, bytes, baseObjects, numObjects);
   bm.options = options;
