@@ -4,6 +4,7 @@
  * which objects go in (select.ts) and the bytes (midx/write.ts).
  */
 
+import { RIDX_MAGIC } from '../pack/rev.js';
 import { CorruptError, InvalidArgumentError } from '../errors.js';
 import type { Fs } from '../io/fs.js';
 import { join, readdirInDirectoryOrder } from '../io/fs.js';
@@ -14,6 +15,7 @@ import { buildMidx, pseudoPackOrder } from '../midx/write.js';
 import { compareBytewise, compareOid, toHex } from '../oid.js';
 import { PackIndex } from '../pack/idx.js';
 import type { Odb } from './odb.js';
+import { buildLayerBitmap } from './bitmap-write.js';
 import { bitmapLoadable, chainOf, checkVersion, clearFiles, type Collected, firstPseudoPackSlot, type Job, packNamesOf, Paths, type Plan, reverseIndexLoadable, type State } from './write-job.js';
 
 // ---------------------------------------------------------------- planning
@@ -386,7 +388,38 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
   const aboveTo: string[] = [];
   if (job.compact) for (let l = reuse; l && l !== to && l.checksumHex !== to!.checksumHex; l = l.base) aboveTo.unshift(l.checksumHex);
   const dropped = drop ? reuse!.packNames.filter((n) => drop!.has(n)) : [];
-  return { bytes, hex, base: job.incremental ? base : null, aboveTo, dropped };
+  const plan: Plan = { bytes, hex, base: job.incremental ? base : null, aboveTo, dropped };
+  if (reverse) {
+    const checksum = bytes.subarray(bytes.length - H);
+    if (job.writeRev) plan.rev = await buildRevFile(odb, reverse.order, checksum);
+    plan.bitmap = await buildLayerBitmap(odb, {
+      oids: sel.oids,
+      order: reverse.order,
+      base: job.incremental ? base : null,
+      baseInChain: state.source === 'chain',
+      checksum,
+      refsSnapshot: job.refsSnapshot,
+      compact: job.compact,
+      oldLayers: state.layers,
+      oldInChain: state.source === 'chain',
+    });
+  }
+  return plan;
+}
+
+/** A MIDX `.rev` file (git's write_rev_file_order): RIDX header, the layer-local pseudo-pack order, the MIDX checksum, the trailer. */
+async function buildRevFile(odb: Odb, order: Uint32Array, checksum: Uint8Array): Promise<Uint8Array> {
+  const H = odb.hash.rawLength;
+  const out = new Uint8Array(12 + 4 * order.length + 2 * H);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, RIDX_MAGIC);
+  dv.setUint32(4, 1);
+  dv.setUint32(8, odb.hash.formatId);
+  order.forEach((v, j) => dv.setUint32(12 + 4 * j, v));
+  out.set(checksum, 12 + 4 * order.length);
+  const sum = await odb.codec.hash(odb.hash.algorithm, out.subarray(0, out.length - H));
+  out.set(sum.subarray(0, H), out.length - H);
+  return out;
 }
 
 /** Global pack-int-id of a layer's preferred pack: the pack of its first pseudo-pack slot (git's midx_preferred_pack). */
