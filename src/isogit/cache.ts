@@ -28,22 +28,14 @@
 
 import type { GitObject, OdbWarning } from '../types.js';
 import { isogitCacheSelfTest, type SelfTestResult } from './selftest.js';
+import { asBuffer } from '../util.js';
+import { type IsogitPackSource, packOfLoaded, readPacked } from './packs.js';
+
+export type { IsogitPackSource } from './packs.js';
 
 /** The versions whose internals this adapter was checked against. */
 export const ISOGIT_VERIFIED = '1.44.11';
 const VERIFIED_RANGE = /^1\.44\.\d+$/;
-
-/** What the adapter needs of the database (Odb implements it). */
-export interface IsogitPackSource {
-  readonly gitdir: string;
-  warn(w: OdbWarning): void;
-  refresh(): Promise<boolean>;
-  loadPackIndexes(): Promise<void>;
-  packOfLoaded(oid: string): string | null;
-  packState(name: string): 'served' | 'broken' | 'unknown';
-  oidsOfPack(name: string): Iterable<string>;
-  readFromPack(oid: string, name: string): Promise<GitObject>;
-}
 
 /** The part of isomorphic-git the runtime check uses. */
 export interface IsogitLike {
@@ -92,13 +84,6 @@ const selfTests = new WeakMap<object, Promise<SelfTestResult>>();
 const INDEX_MEMBERS = new Set(['error', 'offsets', 'pack', '_checksumVerification', 'read', 'then']);
 const OFFSETS_MEMBERS = new Set(['has', 'keys', 'then']);
 
-type BufferCtor = { from(data: ArrayBuffer, byteOffset: number, length: number): Uint8Array };
-
-/** A Buffer view (no copy) where a global Buffer exists, as isomorphic-git's parsers need one. */
-function asBuffer(bytes: Uint8Array): Uint8Array {
-  const B = (globalThis as { Buffer?: BufferCtor }).Buffer;
-  return B ? B.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength) : bytes;
-}
 
 /** '/a//b/./c/' -> '/a/b/c' (no `..` resolution: a path with `..` is compared as is). */
 function normalizeDir(p: string): string {
@@ -146,7 +131,7 @@ export function createIsogitCache(odb: IsogitPackSource, options: IsogitCacheOpt
       has(oid: string): boolean {
         stats.hasCalls++;
         if (!served) return false;
-        const hit = typeof oid === 'string' && odb.packOfLoaded(oid) === name;
+        const hit = typeof oid === 'string' && packOfLoaded(odb, oid) === name;
         if (hit) stats.hits++;
         return hit;
       },
@@ -163,7 +148,7 @@ export function createIsogitCache(odb: IsogitPackSource, options: IsogitCacheOpt
       _checksumVerification: Promise.resolve(),
       async read({ oid }: { oid: string }) {
         stats.reads++;
-        const obj = await odb.readFromPack(oid, name);
+        const obj = await readPacked(odb, oid);
         // a fresh object per call: isomorphic-git sets `format` and `source` on it
         return { type: obj.type, format: 'content', object: asBuffer(obj.data) };
       },
