@@ -8,6 +8,8 @@
  *   whose zlib streams inflate to 512 MiB. Inflation stops one byte past the
  *   declared size (node's zlib and pako alike): a CorruptError, not 512 MiB.
  *   (git's cat-file streams the declared 10 bytes of the blob and stops.)
+ * - sizes no zlib stream can reach (more than 1,032 bytes per compressed byte)
+ *   are refused before anything is allocated.
  * - a delta chain of 300 deltas of 1 MiB each (inflated; a few KiB compressed):
  *   at most ~16 MiB of inflated deltas are held while the chain is walked; the
  *   others are inflated again, one at a time, as they are applied.
@@ -20,6 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CorruptError, openOdb } from '../src/index.js';
 import { git255, git255Bin } from './git255.js';
 import { GIT_ENV, tmpdir } from './helpers.js';
 import { buildPack, delta } from './packbuilder.js';
@@ -181,4 +184,34 @@ describe.runIf(process.platform === 'linux')('memory bounds (peak resident set o
       expect(ours.peak).toBeLessThan(260 * MiB);
     }
   }, 120_000);
+});
+
+describe('declared sizes beyond what zlib can inflate', () => {
+  it('a loose object or pack entry declaring 4 GiB from a few bytes is a CorruptError, refused before inflating', async () => {
+    const gitdir = path.join(tmpdir(), 'huge-claims.git');
+    git255(['init', '-q', '--bare', gitdir]);
+    // a loose object whose header claims 4 GiB
+    const looseId = sha1Object('blob', Buffer.from('x'));
+    fs.mkdirSync(path.join(gitdir, 'objects', looseId.slice(0, 2)));
+    fs.writeFileSync(path.join(gitdir, 'objects', looseId.slice(0, 2), looseId.slice(2)), zlib.deflateSync(Buffer.from('blob 4294967296\0x')));
+    // a pack entry whose header claims 4 GiB
+    const built = buildPack([{ type: 3, data: Buffer.from('y'), claimSize: 2 ** 32 }]);
+    fs.writeFileSync(path.join(gitdir, 'objects', 'pack', 'pack-claim.pack'), built.pack);
+    fs.writeFileSync(path.join(gitdir, 'objects', 'pack', 'pack-claim.idx'), built.idx);
+    for (const codec of ['auto', 'pako'] as const) {
+      const odb = await openOdb({ fs, gitdir, zlib: codec });
+      for (const oid of [looseId, built.oids[0].toString('hex')]) {
+        const err = await odb.read(oid).then(
+          () => null,
+          (e) => e,
+        );
+        expect(err).toBeInstanceOf(CorruptError);
+        expect(err.reason).toMatch(/more than its \d+ compressed bytes can inflate to/);
+      }
+      // the header alone is what it declares, as git's cat-file -s says
+      expect(await odb.readHeader(looseId)).toEqual({ type: 'blob', size: 2 ** 32 });
+      await odb.close();
+    }
+    expect(git255(['--git-dir', gitdir, 'cat-file', '-s', looseId]).toString().trim()).toBe(String(2 ** 32));
+  });
 });
