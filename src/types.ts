@@ -39,6 +39,12 @@ export interface OpenOdbOptions {
   onWarning?: (warning: OdbWarning) => void;
   /** byte budget of the delta-base cache (default 96 MiB) */
   deltaBaseCacheBytes?: number;
+  /**
+   * re-hash every object read (read, readObject, and the bases of deltas that
+   * stand on another pack) and throw CorruptError when its bytes do not hash to
+   * its id. Off by default, as in git: it costs one SHA per object read.
+   */
+  verifyReads?: boolean;
   /** byte budget for files read whole on clients without positional reads (default 256 MiB) */
   wholeFileBudget?: number;
   /** 'auto' (default): node's zlib in Node, pako elsewhere; 'pako': pako everywhere (the browser path, testable in Node) */

@@ -30,5 +30,6 @@ export async function openOdb(options: OpenOdbOptions): Promise<PublicOdb> {
     config,
     onWarning: options.onWarning,
     deltaBaseCacheBytes: options.deltaBaseCacheBytes,
+    verifyReads: options.verifyReads,
   });
 }

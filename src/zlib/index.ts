@@ -70,7 +70,19 @@ function pakoCodec(): Codec {
     native: false,
     inflate,
     inflateExact(data, size) {
-      return checkSize(inflate(data), size);
+      // inflated into the exact-size buffer, and stopped as soon as the stream
+      // gives more than `size` bytes (a zlib bomb costs `size`, not its output)
+      const out = new Uint8Array(size);
+      let n = 0;
+      const inf = new pako.Inflate({ chunkSize: 64 * 1024 });
+      inf.onData = (c: Uint8Array) => {
+        if (n + c.length > size) throw new Error(`stream inflates to more than ${size} bytes`);
+        out.set(c, n);
+        n += c.length;
+      };
+      if (!inf.push(data, true) || inf.err) throw new Error(inf.msg || (inf.err ? `inflate failed (${inf.err})` : 'unexpected end of file'));
+      if (!(inf as unknown as { ended: boolean }).ended) throw new Error('unexpected end of file');
+      return checkSize(n === size ? out : out.subarray(0, n), size);
     },
     inflatePrefix(data, want) {
       const inf = new pako.Inflate();
@@ -118,14 +130,23 @@ async function nodeCodec(): Promise<Codec | null> {
       inflateExact(data, size) {
         const out = reused?.exact(data, size);
         if (out) return out;
-        return checkSize(toU8(zlib.inflateSync(data)), size);
+        let whole: Buffer;
+        try {
+          // one byte over `size`: a longer stream stops there instead of inflating whole
+          whole = zlib.inflateSync(data, { maxOutputLength: size + 1 });
+        } catch (err) {
+          if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`stream inflates to more than ${size} bytes`);
+          throw err;
+        }
+        return checkSize(toU8(whole), size);
       },
       inflatePrefix(data, want) {
         const out = reused?.prefix(data, want);
         if (out) return out;
-        // a truncated stream with sync flush yields what it could inflate
+        // a truncated stream with sync flush yields what it could inflate (a
+        // longer output is cut off: pako's chunked prefix then stops at `want`)
         try {
-          return toU8(zlib.inflateSync(data, syncFlush));
+          return toU8(zlib.inflateSync(data, { ...syncFlush, maxOutputLength: Math.max(want, 1) }));
         } catch {
           const out = pakoCodec().inflatePrefix(data, want);
           return out;
