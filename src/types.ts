@@ -174,10 +174,15 @@ export interface WriteMidxOptions {
   /** append a layer holding only the packs and objects no layer holds yet (`--incremental`) */
   incremental?: boolean;
   /**
-   * write the RIDX and BTMP chunks as `--bitmap` does. The `.bitmap` file
-   * itself is not written (not implemented yet).
+   * `--bitmap`: the RIDX and BTMP chunks and the layer's
+   * `multi-pack-index-<checksum>.bitmap`, byte for byte as git 2.55 (commits
+   * chosen from the refs, or from `refsSnapshot`)
    */
   bitmap?: boolean;
+  /** `--refs-snapshot=<path>`: `[+]<oid>` lines naming the bitmap tips (`+`: preferred) instead of the refs */
+  refsSnapshot?: string;
+  /** with `bitmap`, also a `multi-pack-index-<checksum>.rev` file (git's GIT_TEST_MIDX_WRITE_REV) */
+  writeRev?: boolean;
   /** `--preferred-pack`: a `.idx` or `.pack` basename */
   preferredPack?: string;
   /** MIDX version; defaults to the `midx.version` config, else 1 */
@@ -200,8 +205,12 @@ export interface CompactMidxOptions {
   to: string;
   /** write a chain layer (`--incremental`); otherwise a non-incremental MIDX of just the range */
   incremental?: boolean;
-  /** RIDX and BTMP chunks (the `.bitmap` file is not written) */
+  /** RIDX and BTMP chunks and the new layer's `.bitmap` (as WriteMidxOptions.bitmap) */
   bitmap?: boolean;
+  /** as WriteMidxOptions.refsSnapshot */
+  refsSnapshot?: string;
+  /** as WriteMidxOptions.writeRev */
+  writeRev?: boolean;
   /** `--base=<checksum|none>` */
   base?: string;
   /** false is `--no-write-chain-file` (needs `incremental`) */

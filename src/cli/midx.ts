@@ -15,10 +15,12 @@
 import path from 'node:path';
 import { CorruptError, InvalidArgumentError, LockError } from '../index.js';
 import type { CompactMidxOptions, VerifyOptions, WriteMidxOptions } from '../types.js';
+import { configBool } from '../config.js';
 import { type OptionSpec, parseOptions } from './args.js';
 import type { CommandContext } from './context.js';
 import { Die, Exit, UsageError } from './errors.js';
 import { type ProgressSink, parseGitUnsigned } from './progress.js';
+import { traceRegion } from './trace2.js';
 
 // ---------------------------------------------------------------- usage
 
@@ -42,7 +44,7 @@ export const WRITE_OPTIONS: OptionSpec[] = [
   { long: 'incremental', kind: 'bool', help: 'write a new incremental MIDX' },
   { long: 'write-chain-file', kind: 'bool', help: 'write the multi-pack-index chain file' },
   { long: 'stdin-packs', kind: 'bool', help: 'write multi-pack index containing only given indexes' },
-  { long: 'refs-snapshot', kind: 'string', argh: '<file>', help: 'refs snapshot for selecting bitmap commits (accepted; no .bitmap is written)' },
+  { long: 'refs-snapshot', kind: 'string', argh: '<file>', help: 'refs snapshot for selecting bitmap commits' },
 ];
 
 export const COMPACT_OPTIONS: OptionSpec[] = [
@@ -106,6 +108,22 @@ export function gitEnding(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** git's git_env_bool for a GIT_TEST_* switch (unset: false). */
+function gitEnvBool(v: string | undefined): boolean {
+  if (v === undefined) return false;
+  const s = v.trim().toLowerCase();
+  if (s === '' || s === 'false' || s === 'no' || s === 'off') return false;
+  if (s === 'true' || s === 'yes' || s === 'on') return true;
+  const n = Number(s);
+  return Number.isFinite(n) ? n !== 0 : true;
+}
+
+/** A bitmap git could not write (an object outside the MIDX and its bases): git's error, and nothing written. */
+function bitmapEnding(err: unknown): Error | null {
+  if ((err as { code?: string } | null)?.code === 'EBITMAPCLOSURE') return new Exit(255, ['error: could not write multi-pack bitmap']);
+  return null;
+}
+
 /** A subcommand's own `--object-dir` / `--no-object-dir` (git's common option). */
 async function objectDir(ctx: CommandContext, values: Map<string, unknown>): Promise<void> {
   if (values.has('object-dir')) await ctx.useObjectDir(values.get('object-dir') as string | undefined);
@@ -137,7 +155,10 @@ export async function writeCommand(ctx: CommandContext, argv: string[]): Promise
     incremental,
     bitmap: !!values.get('bitmap'),
     writeChainFile,
+    writeRev: gitEnvBool(process.env.GIT_TEST_MIDX_WRITE_REV),
   };
+  const snapshot = values.get('refs-snapshot') as string | undefined;
+  if (snapshot !== undefined) options.refsSnapshot = path.resolve(snapshot);
   const preferred = values.get('preferred-pack') as string | undefined;
   if (preferred !== undefined) options.preferredPack = preferred;
   // git 2.55's `write` checks --base against --no-write-chain-file and then does not use
@@ -148,10 +169,16 @@ export async function writeCommand(ctx: CommandContext, argv: string[]): Promise
   try {
     checksum = await ctx.odb.writeMidx({ ...options, progress });
   } catch (err) {
-    throw gitEnding(err);
+    throw bitmapEnding(err) ?? gitEnding(err);
   }
+  traceBitmap(ctx, options.bitmap, checksum);
   if (checksum && !writeChainFile) await ctx.out.write(`${checksum}\n`);
   return 0;
+}
+
+/** The trace2 region git enters when it writes a bitmap lookup table (t5326 looks for it). */
+function traceBitmap(ctx: CommandContext, bitmap: boolean | undefined, checksum: string | null): void {
+  if (bitmap && checksum && configBool(ctx.odb.config, 'pack.writeBitmapLookupTable', false)) traceRegion('pack-bitmap-write', 'writing_lookup_table');
 }
 
 // ---------------------------------------------------------------- compact
@@ -169,6 +196,7 @@ export async function compactCommand(ctx: CommandContext, argv: string[]): Promi
     incremental,
     bitmap: !!values.get('bitmap'),
     writeChainFile,
+    writeRev: gitEnvBool(process.env.GIT_TEST_MIDX_WRITE_REV),
   };
   const base = values.get('base') as string | undefined;
   if (base !== undefined) options.base = base;
@@ -177,8 +205,9 @@ export async function compactCommand(ctx: CommandContext, argv: string[]): Promi
   try {
     checksum = await ctx.odb.compactMidx({ ...options, progress });
   } catch (err) {
-    throw gitEnding(err);
+    throw bitmapEnding(err) ?? gitEnding(err);
   }
+  traceBitmap(ctx, options.bitmap, checksum);
   if (checksum && !writeChainFile) await ctx.out.write(`${checksum}\n`);
   return 0;
 }

@@ -546,6 +546,34 @@ export class Odb {
   }
   // --- end writing ---
 
+  // --- reachability (src/odb/reach.ts) ---
+  private reachability: import('./reach.js').Reachability | null = null;
+
+  private async reach(): Promise<import('./reach.js').Reachability> {
+    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    if (!this.reachability) {
+      const { Reachability } = await import('./reach.js');
+      this.reachability = new Reachability(this);
+    }
+    return this.reachability;
+  }
+
+  /**
+   * The ids of the objects reachable from `include` and not from `exclude`
+   * (the set `git rev-list --objects --use-bitmap-index` lists), answered from
+   * the MIDX chain's `.bitmap` files where they cover a commit and by walking
+   * elsewhere. Bitmaps that fail to load are warnings and a walk.
+   */
+  async reachableObjects(options: import('./reach.js').ReachOptions): Promise<string[]> {
+    return (await this.reach()).reachableObjects(options);
+  }
+
+  /** The same objects counted by type (`git rev-list --objects --count`, split by type). */
+  async countObjects(options: import('./reach.js').ReachOptions): Promise<import('./reach.js').ObjectCounts> {
+    return (await this.reach()).countObjects(options);
+  }
+  // --- end reachability ---
+
   // --- isomorphic-git's readObject (shapes in src/object/ts) ---
 
   /**

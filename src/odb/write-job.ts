@@ -25,6 +25,10 @@ export interface Job {
   compact: boolean;
   incremental: boolean;
   bitmap: boolean;
+  /** `--refs-snapshot` file */
+  refsSnapshot?: string;
+  /** also write the `.rev` file (GIT_TEST_MIDX_WRITE_REV) */
+  writeRev: boolean;
   preferredPack?: string;
   version: number;
   writeChainFile: boolean;
@@ -73,6 +77,10 @@ export interface Plan {
   aboveTo: string[];
   /** expire: the `.idx` names left out, in the old MIDX's order */
   dropped: string[];
+  /** the layer's `.bitmap` (`--bitmap`) */
+  bitmap?: Uint8Array;
+  /** the layer's `.rev` (`--bitmap` with GIT_TEST_MIDX_WRITE_REV) */
+  rev?: Uint8Array;
 }
 
 export class Paths {
@@ -120,6 +128,8 @@ export function writeJob(odb: Odb, o: WriteMidxOptions): Job {
     compact: false,
     incremental,
     bitmap: !!o.bitmap,
+    refsSnapshot: o.refsSnapshot,
+    writeRev: !!o.writeRev,
     preferredPack: o.preferredPack,
     version: parseVersion(odb, o.version, 1),
     writeChainFile,
@@ -141,6 +151,8 @@ export function compactJob(odb: Odb, o: CompactMidxOptions): Job {
     compact: true,
     incremental,
     bitmap: !!o.bitmap,
+    refsSnapshot: o.refsSnapshot,
+    writeRev: !!o.writeRev,
     version: parseVersion(odb, o.version, 2),
     writeChainFile,
     base: o.base,

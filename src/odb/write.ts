@@ -22,10 +22,8 @@
  * - the lock is taken once the write is known to be needed, and if the MIDX
  *   or chain changed meanwhile the plan is made again under the lock, so two
  *   writers never lose each other's layers;
- * - `bitmap: true` writes the RIDX and BTMP chunks but not the `.bitmap`
- *   file (not implemented yet). Consequently an up-to-date MIDX rewritten
- *   with `bitmap: true` is rewritten again next time, as git would if its
- *   `.bitmap` were missing.
+ * - `bitmap: true` writes the RIDX and BTMP chunks and the `.bitmap`
+ *   (odb/bitmap-write.ts), byte for byte as git 2.55.
  */
 
 import { CorruptError } from '../errors.js';
@@ -83,8 +81,24 @@ interface Lock {
   held: boolean;
 }
 
+/** The `.rev` and `.bitmap` of the new MIDX or layer, each written to a temporary file and renamed (before the MIDX itself, as git does). */
+async function writeCompanions(odb: Odb, job: Job, plan: Plan, paths: Paths): Promise<void> {
+  const dir = job.incremental ? paths.dir : odb.packDir;
+  for (const [ext, bytes] of [['rev', plan.rev], ['bitmap', plan.bitmap]] as const) {
+    if (!bytes) continue;
+    const tmp = await createTemp(odb.fs, dir, bytes);
+    try {
+      await odb.fs.rename(tmp, paths.file(plan.hex, ext, job.incremental));
+    } catch (err) {
+      await odb.fs.remove(tmp).catch(() => {});
+      throw err;
+    }
+  }
+}
+
 async function commit(odb: Odb, job: Job, state: State, plan: Plan, paths: Paths, lock: Lock | null): Promise<void> {
   const fs = odb.fs;
+  await writeCompanions(odb, job, plan, paths);
   if (!job.incremental) {
     // non-incremental: the bytes go into the lock, which becomes the MIDX
     await fs.writeFile(lock!.path, plan.bytes);
