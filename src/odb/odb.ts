@@ -14,6 +14,7 @@ import { TYPE_NAMES } from '../pack/entry.js';
 import type { PackContext, RawObject } from '../pack/pack.js';
 import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
+import type * as Shapes from '../isogit/shapes.js';
 import { DeltaBaseCache } from './cache.js';
 import { LooseBackend } from './loose.js';
 import { type Located, PackBackend } from './pack.js';
@@ -525,8 +526,9 @@ export class Odb {
 
   /**
    * What isomorphic-git 1.44's `git.readObject({ fs, gitdir, oid, format })` returns
-   * (format 'deflated' | 'wrapped' | 'content' | 'parsed', default 'content'), read
-   * through this database. As isomorphic-git: the SHA-1 empty tree is answered without
+   * (format 'deflated' | 'wrapped' | 'content' | 'parsed', default 'parsed' as in
+   * isomorphic-git), read through this database. Typed by `format`: with 'parsed' (or
+   * none) `r.object` narrows by `r.type` (a commit's fields, a tree's entries, a blob's bytes). As isomorphic-git: the SHA-1 empty tree is answered without
    * a lookup, a loose object is looked for before the packs (so it reports
    * `source: 'objects/xx/yyyy…'` and honours every format), and a packed object comes
    * back as format 'content' (or 'parsed') with `source: 'objects/pack/pack-….pack'`.
@@ -534,8 +536,13 @@ export class Odb {
    * this database reads it from (the MIDX's choice), where isomorphic-git names the
    * first `.idx` in file-name order that lists it.
    */
-  async readObject(args: { oid: string; format?: import('../isogit/shapes.js').ReadObjectFormat }): Promise<import('../isogit/shapes.js').ReadObjectResult> {
-    const format = args?.format ?? 'content';
+  readObject(args: { oid: string; format?: 'parsed' }): Promise<Shapes.ParsedObject>;
+  readObject(args: { oid: string; format: 'content' }): Promise<Shapes.RawObject>;
+  readObject(args: { oid: string; format: 'wrapped' }): Promise<Shapes.WrappedObject | Shapes.RawObject>;
+  readObject(args: { oid: string; format: 'deflated' }): Promise<Shapes.DeflatedObject | Shapes.WrappedObject | Shapes.RawObject>;
+  readObject(args: { oid: string; format?: Shapes.ReadObjectFormat }): Promise<Shapes.ReadObjectResult>;
+  async readObject(args: { oid: string; format?: Shapes.ReadObjectFormat }): Promise<Shapes.ReadObjectResult> {
+    const format = args?.format ?? 'parsed';
     if (format !== 'deflated' && format !== 'wrapped' && format !== 'content' && format !== 'parsed') {
       throw new InvalidArgumentError(`invalid readObject format ${JSON.stringify(format)}`);
     }
