@@ -60,11 +60,15 @@ export interface OdbStats {
   layers: LayerStats[];
   /** `.idx` names that some layer lists, in global pack-int-id order */
   midxPacks: string[];
-  /** `.idx` names in the pack directory that no layer lists */
-  packs: string[];
+  /** `.idx` names in the pack directory that no layer lists (unindexed packs) */
+  unindexedPacks: string[];
   /** objects reachable through the MIDX (sum over layers) */
   midxObjects: number;
   /** objects in unindexed packs (sum of their .idx counts; loaded on demand) */
+  unindexedObjects: number;
+  /** @deprecated the same list as `unindexedPacks` (the old name read like "all packs") */
+  packs: string[];
+  /** @deprecated the same count as `unindexedObjects` */
   packObjects: number;
   /** number of loose object files */
   looseObjects: number;

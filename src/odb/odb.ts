@@ -411,8 +411,13 @@ export class Odb {
     return found;
   }
 
+  /**
+   * What the database holds now: before counting, the same cheap check as a miss
+   * (MIDX size and trailer, chain file bytes, pack directory listing) picks up
+   * layers, MIDX files and packs that another process (git) wrote or removed.
+   */
   async stats(): Promise<OdbStats> {
-    await this.packBackend.ready();
+    await this.packBackend.refresh();
     const b = this.packBackend;
     let packObjects = 0;
     for (const pack of b.packs) {
@@ -428,8 +433,10 @@ export class Odb {
       objectFormat: this.hash.algorithm,
       layers: b.layers.map((l) => ({ checksum: l.checksumHex, version: l.version, packs: [...l.packNames], objects: l.numObjects, file: l.file })),
       midxPacks: b.midxPacks.map((p) => p.name),
-      packs: b.packs.map((p) => p.name),
+      unindexedPacks: b.packs.map((p) => p.name),
       midxObjects: b.layers.reduce((n, l) => n + l.numObjects, 0),
+      unindexedObjects: packObjects,
+      packs: b.packs.map((p) => p.name),
       packObjects,
       looseObjects,
       alternates: (await this.alternateStores()).map((a) => a.objectsDir),
