@@ -23,14 +23,14 @@
  * database could not load, and everything once the self-test (run when `git` is
  * given) fails. Loose objects stay isomorphic-git's (small whole-file reads).
  *
- * Verified with isomorphic-git 1.44.11 (its esm, cjs and umd bundles).
+ * Verified with isomorphic-git 1.44.11 and 1.44.19 (their esm, cjs and umd bundles).
  */
 
 import type { GitObject, OdbWarning } from '../types.js';
 import { isogitCacheSelfTest, type SelfTestResult } from './selftest.js';
 
 /** The versions whose internals this adapter was checked against. */
-export const ISOGIT_VERIFIED = '1.44.11';
+export const ISOGIT_VERIFIED = '1.44.11, 1.44.19';
 const VERIFIED_RANGE = /^1\.44\.\d+$/;
 
 /** What the adapter needs of the database (Odb implements it). */
