@@ -36,6 +36,7 @@ export type {
 } from './types.js';
 export { writePackOfObjects as writePack, writePackOfPacks } from './odb/write-pack.js';
 export type { HashAlgorithm } from './oid.js';
+export type { ProgressCallback, ProgressEvent, ProgressOptions } from './progress.js';
 export { Odb } from './odb/odb.js';
 export { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';
 export type {

@@ -1,6 +1,7 @@
 /** Public types of the object database. */
 
 import type { HashAlgorithm } from './oid.js';
+import type { ProgressOptions } from './progress.js';
 
 export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';
 
@@ -154,7 +155,7 @@ export interface ProgressMeter {
   stop(): void;
 }
 
-export interface VerifyOptions {
+export interface VerifyOptions extends ProgressOptions {
   /** meters with git's titles */
   progress?: Progress;
   /**
@@ -166,7 +167,7 @@ export interface VerifyOptions {
 }
 
 /** Options of `Odb.writeMidx`, named after `git multi-pack-index write`'s flags. */
-export interface WriteMidxOptions {
+export interface WriteMidxOptions extends ProgressOptions {
   /** meters with git's titles */
   progress?: Progress;
   /** append a layer holding only the packs and objects no layer holds yet (`--incremental`) */
@@ -189,7 +190,7 @@ export interface WriteMidxOptions {
 }
 
 /** Options of `Odb.compactMidx` (`git multi-pack-index compact`). */
-export interface CompactMidxOptions {
+export interface CompactMidxOptions extends ProgressOptions {
   /** meters with git's titles */
   progress?: Progress;
   /** checksum (lowercase hex) of the lowest layer to compact */
@@ -209,7 +210,7 @@ export interface CompactMidxOptions {
 }
 
 /** Options of `writePack` and `writePackOfPacks`. */
-export interface WritePackOptions {
+export interface WritePackOptions extends ProgressOptions {
   /** a meter titled `Writing objects` */
   progress?: Progress;
   /** where the pack goes (default: the repository's objects/pack) */
@@ -241,7 +242,7 @@ export interface WrittenPack {
   deflated: number;
 }
 
-export interface RepackMidxOptions {
+export interface RepackMidxOptions extends ProgressOptions {
   /** `--batch-size`: bytes; 0 (the default) repacks every candidate pack into one */
   batchSize?: number;
   /** meters: `Writing objects` for the pack, then the MIDX writer's */

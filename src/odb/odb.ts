@@ -15,6 +15,7 @@ import type { PackContext, RawObject } from '../pack/pack.js';
 import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
 import type * as Shapes from '../isogit/shapes.js';
+import { AbortGate, progressWith } from '../progress.js';
 import { DeltaBaseCache } from './cache.js';
 import { LooseBackend } from './loose.js';
 import { type Located, PackBackend } from './pack.js';
@@ -491,7 +492,9 @@ export class Odb {
       resolveExternal: async () => null,
       resolveExternalHeader: async () => null,
     };
-    return verifyMidx({ fs: this.fs, packDir: this.packDir, hash: this.hash, codec: this.codec, packContext }, options);
+    const gate = new AbortGate(options?.signal);
+    gate.check();
+    return verifyMidx({ fs: this.fs, packDir: this.packDir, hash: this.hash, codec: this.codec, packContext }, { ...options, progress: progressWith(options ?? {}, gate) });
   }
   // --- end verify ---
 
