@@ -36,8 +36,12 @@ export interface OpenOdbOptions {
   deltaBaseCacheBytes?: number;
   /** byte budget for files read whole on clients without positional reads (default 256 MiB) */
   wholeFileBudget?: number;
-  /** 'auto' (default): node's zlib in Node, pako elsewhere; 'pako': pako everywhere (the browser path, testable in Node) */
-  zlib?: 'auto' | 'pako';
+  /**
+   * 'auto' (default): node's zlib in Node, the JavaScript codec (fflate) elsewhere;
+   * 'js': the JavaScript codec everywhere (the browser path, testable in Node);
+   * 'pako': accepted as an alias of 'js' (the JavaScript codec was pako before)
+   */
+  zlib?: 'auto' | 'js' | 'pako';
   /** the repository's hash algorithm; read from the config when omitted */
   objectFormat?: HashAlgorithm;
 }
