@@ -38,6 +38,8 @@ export { writePackOfObjects as writePack, writePackOfPacks } from './odb/write-p
 export type { HashAlgorithm } from './oid.js';
 export type { ProgressCallback, ProgressEvent, ProgressOptions } from './progress.js';
 export { Odb } from './odb/odb.js';
+export { createOpfsFs } from './io/opfs.js';
+export type { OpfsFileHandle, OpfsFs, OpfsStat } from './io/opfs.js';
 export { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';
 export type {
   CommitObject,

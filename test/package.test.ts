@@ -7,14 +7,13 @@
  * agree with git's object list.
  */
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, tmpdir } from './helpers.js';
+import { installPacked, ROOT } from './packed.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURE = path.join(FIXTURES, 'sha1-chain');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 
@@ -24,18 +23,9 @@ const expected = fs.readFileSync(path.join(FIXTURE, 'expect/objects.txt'), 'utf8
 let project: string;
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(ROOT, 'dist/index.js'))) throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` first (npm test does)');
   project = tmpdir('midx-odb-package-');
-  // --ignore-scripts: `prepare` would rebuild; the tests run on the dist/ just built
-  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', project, ROOT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const tarball = path.join(project, JSON.parse(out)[0].filename);
-  const dest = path.join(project, 'node_modules', 'midx-odb');
-  fs.mkdirSync(dest, { recursive: true });
-  execFileSync('tar', ['-xzf', tarball, '-C', dest, '--strip-components=1']);
-  // the package's own dependencies, as npm would install them beside it
-  for (const dep of Object.keys(pkg.dependencies ?? {})) {
-    fs.symlinkSync(path.join(ROOT, 'node_modules', dep), path.join(project, 'node_modules', dep), 'dir');
-  }
+  installPacked(project);
+  // this project is CommonJS: the .cjs/.mjs files below say what they are anyway
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'app', private: true }));
 }, 60_000);
 
