@@ -67,6 +67,8 @@ export interface OpfsStat {
 
 /** A FileHandle-like object (node's fs.promises.FileHandle subset) for positional reads and appends. */
 export interface OpfsFileHandle {
+  /** positional read, synchronous (handles opened with flags 'r'): bytes read */
+  readSync?(buffer: Uint8Array, offset: number, length: number, position: number): number;
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number; buffer: Uint8Array }>;
   write(buffer: Uint8Array, offset?: number, length?: number): Promise<{ bytesWritten: number; buffer: Uint8Array }>;
   writeFile(data: Uint8Array | string): Promise<void>;
@@ -158,8 +160,9 @@ export function createOpfsFs(root?: FileSystemDirectoryHandle | Promise<FileSyst
         return storage.getDirectory();
       })(),
   );
-  /** read handles by normalised path */
+  /** read handles by normalised path, and those of them that are open now */
   const open = new Map<string, Promise<Shared>>();
+  const ready = new Map<string, Shared>();
   let readOnlyMode: boolean | null = null;
 
   const key = (path: string) => '/' + split(path).join('/');
@@ -235,7 +238,15 @@ export function createOpfsFs(root?: FileSystemDirectoryHandle | Promise<FileSyst
     const k = key(path);
     let s = open.get(k);
     if (!s) {
-      s = (async () => ({ handle: await createHandle(await fileHandle(path, op), path, op, false), users: 0 }))();
+      const token = { promise: null as Promise<Shared> | null };
+      token.promise = (async () => {
+        const shared = { handle: await createHandle(await fileHandle(path, op), path, op, false), users: 0 };
+        // released (replaced, removed) while it was opening: not to be kept
+        if (open.get(k) === token.promise) ready.set(k, shared);
+        else shared.handle.close();
+        return shared;
+      })();
+      s = token.promise;
       open.set(k, s);
       s.catch(() => {
         if (open.get(k) === s) open.delete(k);
@@ -253,6 +264,7 @@ export function createOpfsFs(root?: FileSystemDirectoryHandle | Promise<FileSyst
     const s = open.get(k);
     if (!s) return;
     open.delete(k);
+    ready.delete(k);
     try {
       (await s).handle.close();
     } catch {
@@ -289,11 +301,12 @@ export function createOpfsFs(root?: FileSystemDirectoryHandle | Promise<FileSyst
 
   /** a file handle for positional reads: the shared handle, reopened if it was closed meanwhile */
   async function openRead(path: string): Promise<OpfsFileHandle> {
+    const k = key(path);
     let shared = await acquire(path, 'open');
     let closed = false;
     const current = async () => {
       if (closed) throw fsError('EBADF', 'read', path);
-      if ((await open.get(key(path))) !== shared) shared = await acquire(path, 'open');
+      if (ready.get(k) !== shared) shared = await acquire(path, 'open');
       return shared.handle;
     };
     return {
@@ -301,6 +314,14 @@ export function createOpfsFs(root?: FileSystemDirectoryHandle | Promise<FileSyst
         const h = await current();
         const n = h.read(buffer.subarray(offset, offset + length), { at: position });
         return { bytesRead: n, buffer };
+      },
+      readSync(buffer: Uint8Array, offset: number, length: number, position: number): number {
+        if (closed) throw fsError('EBADF', 'read', path);
+        const now = ready.get(k);
+        if (now) shared = now;
+        // replaced or removed through this client since it was opened: a synchronous read cannot reopen it
+        else throw fsError('ESTALE', 'read', path);
+        return shared.handle.read(buffer.subarray(offset, offset + length), { at: position });
       },
       async write() {
         throw fsError('EBADF', 'write', path);
