@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import git from 'isomorphic-git';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { openOdb, type CommitObject, type Odb, type TreeObject } from '../src/index.js';
-import type { DeflatedObject, ParsedObject, RawObject, WrappedObject } from '../src/isogit/shapes.js';
+import type { DeflatedObject, ParsedObject, RawObject, WrappedObject } from '../src/object/shapes.js';
 import { expectedObjects, fixtures, isogitReadableGitdir, tmpdir } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
