@@ -15,7 +15,8 @@ import { DeltaBaseCache } from '../pack/cache.js';
 import type { PackContext, RawObject } from '../pack/pack.js';
 import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
-import { EMPTY_TREE_SHA1, type ReadableObject, type ReadObjectFormat, type ReadObjectResult, toReadObjectResult } from '../object/shapes.js';
+import { EMPTY_TREE_SHA1, type ReadableObject, type DeflatedObject, type ParsedObject, type RawObject as RawResult, type ReadObjectFormat, type ReadObjectResult, type WrappedObject, toReadObjectResult } from '../object/shapes.js';
+import { AbortGate, progressWith } from '../progress.js';
 import { LooseBackend } from './loose.js';
 import { type Located, PackBackend } from './pack.js';
 import { errorCode } from '../util.js';
@@ -460,8 +461,13 @@ export class Odb {
     return found;
   }
 
+  /**
+   * What the database holds now: before counting, the same cheap check as a miss
+   * (MIDX size and trailer, chain file bytes, pack directory listing) picks up
+   * layers, MIDX files and packs that another process (git) wrote or removed.
+   */
   async stats(): Promise<OdbStats> {
-    await this.packBackend.ready();
+    await this.packBackend.refresh();
     const b = this.packBackend;
     let packObjects = 0;
     for (const pack of b.packs) {
@@ -477,8 +483,10 @@ export class Odb {
       objectFormat: this.hash.algorithm,
       layers: b.layers.map((l) => ({ checksum: l.checksumHex, version: l.version, packs: [...l.packNames], objects: l.numObjects, file: l.file })),
       midxPacks: b.midxPacks.map((p) => p.name),
-      packs: b.packs.map((p) => p.name),
+      unindexedPacks: b.packs.map((p) => p.name),
       midxObjects: b.layers.reduce((n, l) => n + l.numObjects, 0),
+      unindexedObjects: packObjects,
+      packs: b.packs.map((p) => p.name),
       packObjects,
       looseObjects,
       alternates: (await this.alternateStores()).map((a) => a.objectsDir),
@@ -533,7 +541,9 @@ export class Odb {
       resolveExternal: async () => null,
       resolveExternalHeader: async () => null,
     };
-    return verifyMidx({ fs: this.fs, packDir: this.packDir, hash: this.hash, codec: this.codec, packContext }, options);
+    const gate = new AbortGate(options?.signal);
+    gate.check();
+    return verifyMidx({ fs: this.fs, packDir: this.packDir, hash: this.hash, codec: this.codec, packContext }, { ...options, progress: progressWith(options ?? {}, gate) });
   }
   // --- end verify ---
 
@@ -609,8 +619,9 @@ export class Odb {
 
   /**
    * What isomorphic-git 1.44's `git.readObject({ fs, gitdir, oid, format })` returns
-   * (format 'deflated' | 'wrapped' | 'content' | 'parsed', default 'content'), read
-   * through this database. As isomorphic-git: the SHA-1 empty tree is answered without
+   * (format 'deflated' | 'wrapped' | 'content' | 'parsed', default 'parsed' as in
+   * isomorphic-git), read through this database. Typed by `format`: with 'parsed' (or
+   * none) `r.object` narrows by `r.type` (a commit's fields, a tree's entries, a blob's bytes). As isomorphic-git: the SHA-1 empty tree is answered without
    * a lookup, a loose object is looked for before the packs (so it reports
    * `source: 'objects/xx/yyyy…'` and honours every format), and a packed object comes
    * back as format 'content' (or 'parsed') with `source: 'objects/pack/pack-….pack'`.
@@ -618,8 +629,13 @@ export class Odb {
    * this database reads it from (the MIDX's choice), where isomorphic-git names the
    * first `.idx` in file-name order that lists it.
    */
+  readObject(args: { oid: string; format?: 'parsed' }): Promise<ParsedObject>;
+  readObject(args: { oid: string; format: 'content' }): Promise<RawResult>;
+  readObject(args: { oid: string; format: 'wrapped' }): Promise<WrappedObject | RawResult>;
+  readObject(args: { oid: string; format: 'deflated' }): Promise<DeflatedObject | WrappedObject | RawResult>;
+  readObject(args: { oid: string; format?: ReadObjectFormat }): Promise<ReadObjectResult>;
   async readObject(args: { oid: string; format?: ReadObjectFormat }): Promise<ReadObjectResult> {
-    const format = args?.format ?? 'content';
+    const format = args?.format ?? 'parsed';
     if (format !== 'deflated' && format !== 'wrapped' && format !== 'content' && format !== 'parsed') {
       throw new InvalidArgumentError(`invalid readObject format ${JSON.stringify(format)}`);
     }

@@ -1,11 +1,11 @@
 /**
  * inflate/deflate and hashing: node's native zlib and crypto where they exist,
- * pako and WebCrypto elsewhere (browsers). Loaded once by `loadCodec()`; the
+ * JavaScript (fflate, src/zlib/js.ts) and WebCrypto elsewhere (browsers). Loaded once by `loadCodec()`; the
  * browser path imports no Node built-in.
  */
 
-import * as pako from 'pako';
 import type { HashAlgorithm } from '../oid.js';
+import { jsDeflate, jsInflate, jsInflateExact, jsInflatePrefix } from './js.js';
 import { type Hasher, jsCrc32, jsHasher } from './stream-hash.js';
 
 export type { Hasher } from './stream-hash.js';
@@ -58,51 +58,13 @@ function checkSize(out: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
-function pakoCodec(): Codec {
-  const inflate = (data: Uint8Array) => {
-    try {
-      return pako.inflate(data);
-    } catch (err) {
-      throw new Error(typeof err === 'string' ? err : (err as Error).message || 'inflate failed');
-    }
-  };
+function jsCodec(): Codec {
   return {
     native: false,
-    inflate,
-    inflateExact(data, size) {
-      // inflated into the exact-size buffer, and stopped as soon as the stream
-      // gives more than `size` bytes (a zlib bomb costs `size`, not its output)
-      const out = new Uint8Array(size);
-      let n = 0;
-      const inf = new pako.Inflate({ chunkSize: 64 * 1024 });
-      inf.onData = (c: Uint8Array) => {
-        if (n + c.length > size) throw new Error(`stream inflates to more than ${size} bytes`);
-        out.set(c, n);
-        n += c.length;
-      };
-      if (!inf.push(data, true) || inf.err) throw new Error(inf.msg || (inf.err ? `inflate failed (${inf.err})` : 'unexpected end of file'));
-      if (!(inf as unknown as { ended: boolean }).ended) throw new Error('unexpected end of file');
-      return checkSize(n === size ? out : out.subarray(0, n), size);
-    },
-    inflatePrefix(data, want) {
-      const inf = new pako.Inflate();
-      const chunk = 64;
-      let out = new Uint8Array(0);
-      inf.onData = (c: Uint8Array) => {
-        const n = new Uint8Array(out.length + c.length);
-        n.set(out);
-        n.set(c, out.length);
-        out = n;
-      };
-      for (let i = 0; i < data.length && out.length < want && !(inf as unknown as { ended: boolean }).ended; i += chunk) {
-        inf.push(data.subarray(i, Math.min(i + chunk, data.length)), 2 /* Z_SYNC_FLUSH: hand out what is inflated so far */);
-        if (inf.err) break;
-      }
-      return out;
-    },
-    deflate(data, level = 1) {
-      return pako.deflate(data, { level: level as pako.DeflateFunctionOptions['level'] });
-    },
+    inflate: jsInflate,
+    inflateExact: jsInflateExact,
+    inflatePrefix: jsInflatePrefix,
+    deflate: jsDeflate,
     async hash(algorithm, data) {
       const subtle = globalThis.crypto?.subtle;
       if (!subtle) throw new Error('no WebCrypto: cannot hash');
@@ -144,12 +106,11 @@ async function nodeCodec(): Promise<Codec | null> {
         const out = reused?.prefix(data, want);
         if (out) return out;
         // a truncated stream with sync flush yields what it could inflate (a
-        // longer output is cut off: pako's chunked prefix then stops at `want`)
+        // longer output is cut off: the JS codec's chunked prefix then stops at `want`)
         try {
           return toU8(zlib.inflateSync(data, { ...syncFlush, maxOutputLength: Math.max(want, 1) }));
         } catch {
-          const out = pakoCodec().inflatePrefix(data, want);
-          return out;
+          return jsInflatePrefix(data, want);
         }
       },
       deflate(data, level = 1) {
@@ -245,12 +206,15 @@ function reusableInflater(zlib: any): {
   return { exact, prefix };
 }
 
-/** The codec for this platform (node's zlib when present, pako otherwise). */
-export function loadCodec(options: { forcePako?: boolean } = {}): Promise<Codec> {
-  if (options.forcePako) return Promise.resolve(pakoCodec());
+/**
+ * The codec for this platform: node's zlib when present, the JavaScript codec
+ * (fflate, src/zlib/js.ts) otherwise or when `forceJs` (`forcePako`: its old name).
+ */
+export function loadCodec(options: { forceJs?: boolean; forcePako?: boolean } = {}): Promise<Codec> {
+  if (options.forceJs || options.forcePako) return Promise.resolve(jsCodec());
   if (!loaded) {
     const isNode = typeof globalThis.process === 'object' && !!(globalThis.process as { versions?: { node?: string } }).versions?.node;
-    loaded = (isNode ? nodeCodec() : Promise.resolve(null)).then((c) => c ?? pakoCodec());
+    loaded = (isNode ? nodeCodec() : Promise.resolve(null)).then((c) => c ?? jsCodec());
   }
   return loaded;
 }
