@@ -269,6 +269,11 @@ export interface MaintainOptions {
    * object packed, no pack deleted; unindexed packs still get a layer). Default true
    */
   packs?: boolean;
+  /**
+   * pack the loose objects into the new pack and remove the loose objects a
+   * pack holds afterwards (git's `--unpacked` and `-d`). Default true
+   */
+  loose?: boolean;
   /** say what would be done, change nothing */
   dryRun?: boolean;
   /**

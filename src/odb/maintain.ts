@@ -257,7 +257,8 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
     }
     const rollup = geometry.packs.slice(0, geometry.split).map((p) => p.name);
     const stay = geometry.packs.slice(geometry.split).map((p) => p.name);
-    const { src, loose } = packsToo ? await collectObjects(odb, g, rollup, stay, true) : { src: new PackSources(odb.hash.rawLength, 1), loose: 0 };
+    const packLoose = packsToo && (options.loose ?? true);
+    const { src, loose } = packsToo ? await collectObjects(odb, g, rollup, stay, packLoose) : { src: new PackSources(odb.hash.rawLength, 1), loose: 0 };
 
     const result: MaintainResult = {
       dryRun,
@@ -357,7 +358,7 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
     const deletable = rollup.filter((n) => !fresh.includes(n));
     result.deletedPacks = await deleteUnnamedPacks(odb, deletable);
     if (result.deletedPacks.length) result.changed = true;
-    if (packsToo) {
+    if (packLoose) {
       await odb.refresh();
       result.prunedLoose = await prunePacked(odb);
       if (result.prunedLoose) result.changed = true;
