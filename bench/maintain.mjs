@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Fetch-like rounds with and without maintenance (README "Maintenance").
 //
-//   node bench/maintain.mjs [--rounds=1000] [--out=bench/results/maintain-latest]
+//   node bench/maintain.mjs [--rounds=1000] [--threshold=<repack.midxNewLayerThreshold>] [--out=bench/results/maintain-latest]
 //
 // A source history (git 2.55 fast-import) is fetched round by round: each
 // round a pack of the next 1-4 commits (every 97th round 40 commits) arrives
@@ -26,7 +26,8 @@ import { openOdb } from '../dist/index.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
 const ROUNDS = Number(args.rounds ?? 1000);
-const OUT = args.out ?? path.join(HERE, 'results', 'maintain-latest');
+const THRESHOLD = args.threshold === undefined ? undefined : Number(args.threshold);
+const OUT = args.out ?? path.join(HERE, 'results', `maintain-latest${THRESHOLD ? `-t${THRESHOLD}` : ''}`);
 const GIT_DIR255 = execFileSync('bash', [path.join(HERE, '..', '..', 'shared', 'git-2.55', 'setup.sh')], { encoding: 'utf8' }).trim().split('\n').pop();
 const GIT = path.join(GIT_DIR255, 'git', 'bin', 'git');
 const ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', LC_ALL: 'C' };
@@ -155,7 +156,7 @@ for (let r = 1; r <= ROUNDS; r++) {
     const odb = await openOdb({ fs, gitdir });
     const t0 = performance.now();
     if (name === 'plain') await odb.writeMidx({ incremental: true });
-    else await odb.maintain();
+    else await odb.maintain({ loose: false, ...(THRESHOLD ? { midxNewLayerThreshold: THRESHOLD } : {}) });
     times[name].push(performance.now() - t0);
     await odb.close();
   }
@@ -197,7 +198,7 @@ for (let r = 1; r <= ROUNDS; r++) {
 function writeMarkdown(done) {
   const f = (x, d = 0) => (typeof x === 'number' ? x.toFixed(d) : x);
   const lines = [
-    `# Maintenance bench: ${done} of ${ROUNDS} fetch rounds (${allOids.length} objects), ${new Date().toISOString().slice(0, 16)}Z`,
+    `# Maintenance bench: ${done} of ${ROUNDS} fetch rounds (${allOids.length} objects), repack.midxNewLayerThreshold=${THRESHOLD ?? 8}, ${new Date().toISOString().slice(0, 16)}Z`,
     '',
     `git 2.55 \`multi-pack-index verify\` + \`fsck\` every tenth round on the maintained repository; problems: ${problems.length ? problems.join('; ') : 'none'}`,
     '',

@@ -7,6 +7,7 @@
  *   write | compact | verify     git's `multi-pack-index` subcommands
  *   cat-file                     git's `cat-file`
  *   stats                        what the database sees: layers, packs, objects
+ *   maintenance                  merge packs and layers as git 2.55's geometric repack does
  *
  * Exit statuses are git's: 0 success, 1 (verify found problems, cat-file -e
  * found nothing), 128 fatal (not a repository, a bad object name, a held
@@ -19,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { openOdb } from '../index.js';
 import { type OptionSpec, parseOptions } from './args.js';
 import { CAT_FILE_OPTIONS, CAT_FILE_USAGE, catFile } from './catfile.js';
+import { MAINTAIN_OPTIONS, MAINTAIN_USAGE, maintainCommand } from './maintain.js';
 import type { CommandContext } from './context.js';
 import { Die, Exit, UsageError } from './errors.js';
 import { COMPACT_OPTIONS, COMPACT_USAGE, compactCommand, VERIFY_OPTIONS, VERIFY_USAGE, verifyCommand, WRITE_OPTIONS, WRITE_USAGE, writeCommand } from './midx.js';
@@ -48,6 +50,7 @@ const COMMANDS: Record<string, Command> = {
   verify: { usages: [VERIFY_USAGE], options: VERIFY_OPTIONS, run: verifyCommand },
   'cat-file': { usages: CAT_FILE_USAGE, options: CAT_FILE_OPTIONS, run: catFile },
   stats: { usages: [STATS_USAGE], options: STATS_OPTIONS, run: statsCommand },
+  maintenance: { usages: [MAINTAIN_USAGE], options: MAINTAIN_OPTIONS, run: maintainCommand },
 };
 
 const TOP_USAGES = [
@@ -57,6 +60,7 @@ const TOP_USAGES = [
   'midx-odb [<options>] cat-file (-t | -s | -p | -e) <object>',
   'midx-odb [<options>] cat-file (--batch | --batch-check)[=<format>] [--batch-all-objects]',
   'midx-odb [<options>] stats [--json]',
+  MAINTAIN_USAGE,
 ];
 
 function version(): string {
