@@ -187,7 +187,6 @@ describe('maintain makes git 2.55 decisions (repack -d -l --geometric=2 --write-
     const r = await series(rounds, { 'repack.midxNewLayerThreshold': '3' });
     expect(r.loose).toBeGreaterThan(0);
     expect(r.rollups).toBeGreaterThan(0);
-    console.log('keep/loose series', r);
   }, 120_000);
 });
 

@@ -72,19 +72,15 @@ async function preferredPackOf(odb: Odb, paths: Paths, state: State, k: number):
   let objectsInBase = 0;
   for (let j = 0; j < k; j++) objectsInBase += state.layers[j].numObjects;
   await layer.loadTables();
+  // OOFF holds local pack-int-ids; RIDX[0] is a global MIDX position
   const slot = await firstPseudoPackSlot(odb, paths, state, layer);
   if (typeof slot === 'number' && slot >= objectsInBase && slot < objectsInBase + layer.numObjects) {
-    const id = layer.packIdAt(slot - objectsInBase);
-    let packsInBase = 0;
-    for (let j = 0; j < k; j++) packsInBase += state.layers[j].numPacks;
-    return layer.packNames[id - packsInBase] ?? null;
+    return layer.packNames[layer.packIdAt(slot - objectsInBase)] ?? null;
   }
   // no reverse index: pseudo-pack order is pack-int-id order, so the lowest id that owns an object
   let best = Infinity;
   for (let i = 0; i < layer.numObjects && best > 0; i++) best = Math.min(best, layer.packIdAt(i));
-  let packsInBase = 0;
-  for (let j = 0; j < k; j++) packsInBase += state.layers[j].numPacks;
-  return layer.packNames[best - packsInBase] ?? null;
+  return layer.packNames[best] ?? null;
 }
 
 async function exists(odb: Odb, path: string): Promise<boolean> {
@@ -112,11 +108,12 @@ async function gather(odb: Odb, paths: Paths, state: State, s: MaintainSettings)
   for (const name of names) {
     const midx = named.has(name);
     // only the packs the geometry can see need counting (older layers' never do)
+    const base = join(odb.packDir, name.slice(0, -4));
     if (midx && !(tipCounts && tip!.packs.includes(name))) {
-      packs.push({ name, objects: 0, midx });
+      // .keep matters even here: --honor-pack-keep keeps their objects out of the new pack
+      packs.push({ name, objects: 0, midx, keep: await exists(odb, `${base}.keep`) });
       continue;
     }
-    const base = join(odb.packDir, name.slice(0, -4));
     let objects: number;
     try {
       objects = (await byName.get(name)!.loadIndex()).count;
@@ -246,7 +243,6 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
     state = await loadState(odb);
     if (state.tip && !state.tipValid) throw new CorruptError(state.tip.file, 'multi-pack-index checksum mismatch; run verify before maintenance');
     const g = await gather(odb, paths, state, s);
-    for (let k = 0; k < g.layers.length; k++) g.layers[k].preferredPack = await preferredPackOf(odb, paths, state, k);
 
     let geometry;
     if (packsToo) geometry = planGeometry(g.packs, g.layers, s);
@@ -259,6 +255,10 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
     const stay = geometry.packs.slice(geometry.split).map((p) => p.name);
     const packLoose = packsToo && (options.loose ?? true);
     const { src, loose } = packsToo ? await collectObjects(odb, g, rollup, stay, packLoose) : { src: new PackSources(odb.hash.rawLength, 1), loose: 0 };
+
+    // the preferred packs of the layers a new tip would absorb (only those matter, and finding one may read a whole layer)
+    const absorbed = planChain(geometry, g.layers, src.count ? [NEW_PACK] : [], s.midxSplitFactor).flatMap((st) => (st.type === 'write' ? st.absorbs : []));
+    for (let k = 0; k < g.layers.length; k++) if (absorbed.includes(g.layers[k].checksum)) g.layers[k].preferredPack = await preferredPackOf(odb, paths, state, k);
 
     const result: MaintainResult = {
       dryRun,
