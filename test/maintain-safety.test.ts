@@ -260,3 +260,53 @@ describe('maintain over other fs clients', () => {
     }, 60_000);
   }
 });
+
+describe('maintain: states git 2.55 mishandles or this library refuses', () => {
+  it('a non-incremental multi-pack-index becomes the root layer of a chain (git 2.55 writes a chain naming a missing layer)', async () => {
+    const { gitdir, oids } = await fetched(8, 5, 0);
+    git255(['--git-dir', gitdir, 'multi-pack-index', 'write', '--no-progress']);
+    const single = fs.readFileSync(path.join(packDir(gitdir), 'multi-pack-index'));
+    const hex = single.subarray(single.length - 20).toString('hex');
+    // two more fetches, unindexed
+    let at = 40;
+    for (let i = 0; i < 2; i++) {
+      const idx = installPack(gitdir, fetchPack(SRC, at, at + 1));
+      oids.push(...idxOids(path.join(packDir(gitdir), idx)));
+      at += 1;
+      setRef(gitdir, SRC.commits[at - 1]);
+    }
+    const odb = await openOdb({ fs, gitdir });
+    try {
+      const r = await odb.maintain({ midxNewLayerThreshold: 9 });
+      expect(r.converted).toBe(true);
+      expect(r.chain[0]).toBe(hex);
+      expect(fs.existsSync(path.join(packDir(gitdir), 'multi-pack-index'))).toBe(false);
+      expect(fs.existsSync(path.join(packDir(gitdir), 'multi-pack-index.d', `multi-pack-index-${hex}.midx`))).toBe(true);
+      const stats = await odb.stats();
+      expect(stats.packs).toEqual([]);
+    } finally {
+      await odb.close();
+    }
+    gitChecks(gitdir);
+    await everyObjectReads(fs, gitdir, oids);
+  });
+
+  it('a damaged tip layer: CorruptError, nothing changed', async () => {
+    const { gitdir } = await fetched(4, 2, 1);
+    const lines = fs.readFileSync(path.join(packDir(gitdir), 'multi-pack-index.d', 'multi-pack-index-chain'), 'utf8').trim().split('\n');
+    const tip = path.join(packDir(gitdir), 'multi-pack-index.d', `multi-pack-index-${lines[lines.length - 1]}.midx`);
+    const b = fs.readFileSync(tip);
+    b[b.length - 30] ^= 0xff;
+    fs.chmodSync(tip, 0o644);
+    fs.writeFileSync(tip, b);
+    const before = shape(gitdir);
+    const odb = await openOdb({ fs, gitdir });
+    try {
+      await expect(odb.maintain()).rejects.toMatchObject({ code: 'ECORRUPT' });
+    } finally {
+      await odb.close();
+    }
+    expect(shape(gitdir)).toEqual(before);
+    expect(fs.existsSync(path.join(packDir(gitdir), 'multi-pack-index.d', 'multi-pack-index-chain.lock'))).toBe(false);
+  });
+});
