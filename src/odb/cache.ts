@@ -11,6 +11,9 @@ export interface CachedObject {
   data: Uint8Array;
 }
 
+/** packs one cache gives keys to: slot * 2^40 + offset stays below 2^53 */
+export const MAX_SLOTS = 2 ** 13 - 1;
+
 /** entries of the type map before it is cleared */
 const MAX_TYPES = 1 << 18;
 
@@ -21,9 +24,31 @@ export class DeltaBaseCache {
   misses = 0;
   constructor(readonly budget: number) {}
 
-  /** A numeric key: pack ids are small, offsets below 2^40 (1 TiB); larger offsets are not cached. */
-  static key(packId: number, offset: number): number {
-    return offset < 2 ** 40 ? packId * 2 ** 40 + offset : -1;
+  /**
+   * A numeric key, exact below 2^53: a pack slot below 2^13 and an offset
+   * below 2^40 (1 TiB). Larger offsets, and packs without a slot (-1), are
+   * not cached.
+   */
+  static key(slot: number, offset: number): number {
+    return slot >= 0 && offset < 2 ** 40 ? slot * 2 ** 40 + offset : -1;
+  }
+
+  /**
+   * Slots are this cache's own small numbers for the packs it serves, given
+   * out once each. A process-wide pack counter went past 2^13 in long runs
+   * (thousands of databases opened and closed), where `slot * 2^40 + offset`
+   * is no longer exact and two packs' entries shared keys: a wrong delta base.
+   * A cache that has served MAX_SLOTS packs caches no further pack.
+   */
+  private slots = new WeakMap<object, number>();
+  private nextSlot = 0;
+  slotOf(pack: object): number {
+    let s = this.slots.get(pack);
+    if (s === undefined) {
+      s = this.nextSlot < MAX_SLOTS ? this.nextSlot++ : -1;
+      this.slots.set(pack, s);
+    }
+    return s;
   }
 
   get(key: number): CachedObject | undefined {
@@ -73,8 +98,9 @@ export class DeltaBaseCache {
   }
 
   /** Forgets everything cached for one pack (it was replaced or removed). */
-  dropPack(packId: number): void {
-    const lo = packId * 2 ** 40;
+  dropPack(slot: number): void {
+    if (slot < 0) return;
+    const lo = slot * 2 ** 40;
     const hi = lo + 2 ** 40;
     for (const [k, e] of this.map) {
       if (k >= lo && k < hi) {

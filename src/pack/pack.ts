@@ -43,6 +43,12 @@ function sync<T>(x: T | Promise<T>): x is T {
 
 export class Pack {
   readonly id = nextPackId++;
+  private slotMemo = -2;
+  /** this pack's number in its database's delta-base cache (keys of cached entries) */
+  private get slot(): number {
+    if (this.slotMemo === -2) this.slotMemo = this.ctx.cache.slotOf(this);
+    return this.slotMemo;
+  }
   readonly idxPath: string;
   readonly packPath: string;
   private index: PackIndex | null = null;
@@ -138,7 +144,7 @@ export class Pack {
     const idx = this.index!;
     const cache = this.ctx.cache;
     const H = this.ctx.hash.rawLength;
-    const top = Cache.key(this.id, offset);
+    const top = Cache.key(this.slot, offset);
     const hit = cache.get(top);
     // a cached base handed to a caller is copied: callers own what read() returns
     if (hit) return { type: hit.type, data: hit.data.slice() };
@@ -150,7 +156,7 @@ export class Pack {
     for (;;) {
       if (deltas.length > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
       if (deltas.length > 0) {
-        const c = cache.get(Cache.key(this.id, at));
+        const c = cache.get(Cache.key(this.slot, at));
         if (c) {
           base = c;
           break;
@@ -168,13 +174,13 @@ export class Pack {
       const data = this.inflate(bytes.subarray(h.headerLength), h.size, at);
       if (h.type === OBJ_OFS_DELTA) {
         deltas.push(data);
-        keys.push(Cache.key(this.id, at));
+        keys.push(Cache.key(this.slot, at));
         at = h.baseOffset;
         continue;
       }
       if (h.type === OBJ_REF_DELTA) {
         deltas.push(data);
-        keys.push(Cache.key(this.id, at));
+        keys.push(Cache.key(this.slot, at));
         // a copy: `bytes` may be the shared scratch buffer, and the lookups below read
         const oid = bytes.slice(h.baseOidAt, h.baseOidAt + H);
         const pos = idx.find(oid);
@@ -187,7 +193,7 @@ export class Pack {
         break;
       }
       base = { type: h.type, data };
-      if (deltas.length > 0) cache.set(Cache.key(this.id, at), base);
+      if (deltas.length > 0) cache.set(Cache.key(this.slot, at), base);
       break;
     }
     // apply the deltas from the base up; every intermediate result is a base worth caching
@@ -216,7 +222,7 @@ export class Pack {
     };
     for (let depth = 0; ; depth++) {
       if (depth > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
-      const key = Cache.key(this.id, at);
+      const key = Cache.key(this.slot, at);
       if (size >= 0) {
         const type = cache.typeOf(key);
         if (type !== undefined) return found(type);
@@ -273,7 +279,7 @@ export class Pack {
     const f = this.file;
     this.file = null;
     this.fileOpening = null;
-    this.ctx.cache.dropPack(this.id);
+    this.ctx.cache.dropPack(this.slot);
     if (f) await f.close();
   }
 }
