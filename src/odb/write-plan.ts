@@ -4,6 +4,7 @@
  * which objects go in (select.ts) and the bytes (midx/write.ts).
  */
 
+import { RIDX_MAGIC } from '../pack/rev.js';
 import { CorruptError, InvalidArgumentError } from '../errors.js';
 import type { Fs } from '../io/fs.js';
 import { join, readdirInDirectoryOrder } from '../io/fs.js';
@@ -14,6 +15,7 @@ import { buildMidx, pseudoPackOrder } from '../midx/write.js';
 import { compareBytewise, compareOid, toHex } from '../oid.js';
 import { PackIndex } from '../pack/idx.js';
 import type { Odb } from './odb.js';
+import { buildLayerBitmap } from './bitmap-write.js';
 import { bitmapLoadable, chainOf, checkVersion, clearFiles, type Collected, firstPseudoPackSlot, type Job, packNamesOf, Paths, type Plan, reverseIndexLoadable, type State } from './write-job.js';
 
 // ---------------------------------------------------------------- planning
@@ -199,6 +201,17 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
     else m = state.tip;
   }
   const reuse = job.stdinPacks ? null : m;
+  // expire: which packs the rewrite leaves out (git's expire_midx_packs)
+  let drop: Set<string> | null = null;
+  if (job.drop) {
+    if (state.layers.length > 1) throw new InvalidArgumentError('cannot expire packs from an incremental multi-pack-index');
+    if (!state.tip) return null;
+    drop = await job.drop(state.tip);
+    if (!drop.size) return null;
+    // a MIDX not reused (bad checksum) carries no packs over: git would delete
+    // the packs and then fail here; nothing is deleted before this check
+    for (const n of drop) if (!reuse || !reuse.packNames.includes(n)) throw new InvalidArgumentError(`did not see pack-file ${n.replace(/\.idx$/, '.pack')} to drop`);
+  }
   let base: MidxFile | null = job.incremental ? m : null;
   if (job.compact) base = from!.base;
   if (job.base !== undefined) {
@@ -216,9 +229,15 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
     }
   }
   const collected: Collected[] = [];
+  /** the id of the next pack found in the directory: after every carried-over id, expired ones included */
+  let nextId = 0;
   if (reuse && !job.incremental && !job.compact) {
     for (const l of chainOf(reuse)) {
-      for (let i = 0; i < l.numPacks; i++) collected.push(await carriedPack(odb, l.packNames[i], l.numPacksInBase + i));
+      for (let i = 0; i < l.numPacks; i++) {
+        nextId = Math.max(nextId, l.numPacksInBase + i + 1);
+        if (drop?.has(l.packNames[i])) continue;
+        collected.push(await carriedPack(odb, l.packNames[i], l.numPacksInBase + i));
+      }
     }
   }
   const carriedCount = collected.length;
@@ -240,7 +259,10 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
     const covered = packNamesOf(reuse);
     for (const n of packNamesOf(base)) covered.add(n);
     const adding = job.progress?.start('Adding packfiles to multi-pack-index', 0);
-    const names = (await listPackDir(fs, odb.packDir)).filter((n) => n.endsWith('.idx') && !covered.has(n) && (!job.stdinPacks || job.stdinPacks.has(n)));
+    // git counts every .idx it meets (pack_paths_checked); packs being expired are gone from git's listing already
+    const listed = (await listPackDir(fs, odb.packDir)).filter((n) => n.endsWith('.idx') && !drop?.has(n));
+    adding?.update(listed.length);
+    const names = listed.filter((n) => !covered.has(n) && (!job.stdinPacks || job.stdinPacks.has(n)));
     // the packs' stat and .idx reads overlap (a few at a time); they are then taken in listing order
     type Load = { name: string; idxPath: string; st?: { mtime: number }; index?: PackIndex; error?: string };
     const loads = await mapLimit(names, 8, async (name): Promise<Load> => {
@@ -259,14 +281,13 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
         continue;
       }
       // the next id after the carried-over packs (git's ctx.nr)
-      collected.push({ name: l.name, id: collected.length, mtime: l.st.mtime, index: l.index });
-      adding?.update(collected.length);
+      collected.push({ name: l.name, id: nextId++, mtime: l.st.mtime, index: l.index });
     }
     adding?.stop();
   }
 
   // 4.5: already up to date
-  if (!job.compact && state.tip) {
+  if (!job.compact && !drop && state.tip) {
     const e = state.tip;
     let needed = !state.tipValid || e.version !== job.version || job.incremental || collected.length !== e.numPacksInBase + e.numPacks;
     if (!needed) {
@@ -361,12 +382,44 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
     { hash: odb.hash, version: job.version as 1 | 2, packNames: order.map((c) => c.name), oids: sel.oids, packIds, offsets: sel.offsets, reverse },
     (b) => odb.codec.hash(odb.hash.algorithm, b),
   );
-  writing?.update(1);
+  // git opens this meter and never advances it: nothing is shown
   writing?.stop();
   const hex = toHex(bytes, bytes.length - H, H);
   const aboveTo: string[] = [];
   if (job.compact) for (let l = reuse; l && l !== to && l.checksumHex !== to!.checksumHex; l = l.base) aboveTo.unshift(l.checksumHex);
-  return { bytes, hex, base: job.incremental ? base : null, aboveTo };
+  const dropped = drop ? reuse!.packNames.filter((n) => drop!.has(n)) : [];
+  const plan: Plan = { bytes, hex, base: job.incremental ? base : null, aboveTo, dropped };
+  if (reverse) {
+    const checksum = bytes.subarray(bytes.length - H);
+    if (job.writeRev) plan.rev = await buildRevFile(odb, reverse.order, checksum);
+    plan.bitmap = await buildLayerBitmap(odb, {
+      oids: sel.oids,
+      order: reverse.order,
+      base: job.incremental ? base : null,
+      baseInChain: state.source === 'chain',
+      checksum,
+      refsSnapshot: job.refsSnapshot,
+      compact: job.compact,
+      oldLayers: state.layers,
+      oldInChain: state.source === 'chain',
+    });
+  }
+  return plan;
+}
+
+/** A MIDX `.rev` file (git's write_rev_file_order): RIDX header, the layer-local pseudo-pack order, the MIDX checksum, the trailer. */
+async function buildRevFile(odb: Odb, order: Uint32Array, checksum: Uint8Array): Promise<Uint8Array> {
+  const H = odb.hash.rawLength;
+  const out = new Uint8Array(12 + 4 * order.length + 2 * H);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, RIDX_MAGIC);
+  dv.setUint32(4, 1);
+  dv.setUint32(8, odb.hash.formatId);
+  order.forEach((v, j) => dv.setUint32(12 + 4 * j, v));
+  out.set(checksum, 12 + 4 * order.length);
+  const sum = await odb.codec.hash(odb.hash.algorithm, out.subarray(0, out.length - H));
+  out.set(sum.subarray(0, H), out.length - H);
+  return out;
 }
 
 /** Global pack-int-id of a layer's preferred pack: the pack of its first pseudo-pack slot (git's midx_preferred_pack). */
