@@ -111,10 +111,9 @@ async function series(rounds: Round[], config: Record<string, string> = {}, chec
       }
     }
     if (r.layer ?? true) {
-      // git's own layer on git's side: a git chain whose layers lack the
-      // .bitmap file (ours write the RIDX/BTMP chunks only) can crash git
-      // 2.55's bitmapped repack (signal 11)
-      git255(['--git-dir', A, 'multi-pack-index', 'write', '--incremental', '--bitmap', '--no-progress']);
+      // our layer on both sides, with its .bitmap (a chain of layers without
+      // one can crash git 2.55's bitmapped repack: signal 11)
+      await layer(A);
       await layer(B);
     }
     if (!(r.maintain ?? true)) continue;
