@@ -29,6 +29,9 @@ export type {
   WrittenPack,
   RepackMidxOptions,
   RepackMidxResult,
+  MaintainOptions,
+  MaintainResult,
+  MaintainStep,
 } from './types.js';
 export { writePackOfObjects as writePack, writePackOfPacks } from './odb/write-pack.js';
 export type { HashAlgorithm } from './oid.js';

@@ -294,3 +294,87 @@ export interface RepackMidxResult {
   /** the new MIDX's checksum (hex), or null */
   midx: string | null;
 }
+
+/**
+ * Options of `Odb.maintain` (git 2.55's `git repack -d -l --geometric=<factor>
+ * --write-midx=incremental`), with git's names and defaults.
+ */
+export interface MaintainOptions {
+  /** `--geometric=<factor>`: each pack left standing holds at least this many times the objects of the next smaller one. Default 2 */
+  geometric?: number;
+  /** `repack.midxSplitFactor` (config, else 2; at least 2): layers merge while the newer ones hold at least 1/N of the next deeper one */
+  midxSplitFactor?: number;
+  /** `repack.midxNewLayerThreshold` (config, else 8; at least 1): the tip layer's packs are rolled up only once it has this many */
+  midxNewLayerThreshold?: number;
+  /**
+   * false: merge layers only (the cheap part: no pack is written, no loose
+   * object packed, no pack deleted; unindexed packs still get a layer). Default true
+   */
+  packs?: boolean;
+  /**
+   * pack the loose objects into the new pack and remove the loose objects a
+   * pack holds afterwards (git's `--unpacked` and `-d`). Default true
+   */
+  loose?: boolean;
+  /** say what would be done, change nothing */
+  dryRun?: boolean;
+  /**
+   * new layers carry the RIDX and BTMP chunks (git's `--write-bitmap-index`;
+   * the `.bitmap` file itself is not written). Default: `repack.writeBitmaps`, else false
+   */
+  bitmap?: boolean;
+  /** meters: `Writing objects`, then the MIDX writer's */
+  progress?: Progress;
+}
+
+/** One layer of the new chain, tip first, as `maintain` planned (and made) it. */
+export type MaintainStep =
+  | {
+      /** a new layer of these packs (`multi-pack-index write --incremental --no-write-chain-file --stdin-packs`) */
+      type: 'write';
+      /** `.idx` basenames; the new pack appears as its own name, or `(new pack)` in a dry run */
+      packs: string[];
+      preferredPack?: string;
+      /** git's running object count for the merging rule */
+      objects: number;
+      /** old layers folded into this one, top down */
+      absorbs: string[];
+      /** the new layer's checksum (absent in a dry run) */
+      checksum?: string;
+    }
+  | { type: 'copy'; checksum: string; objects: number }
+  | {
+      /** these adjacent old layers become one (`multi-pack-index compact --incremental`) */
+      type: 'compact';
+      from: string;
+      to: string;
+      /** the old layers, top down */
+      layers: string[];
+      objects: number;
+      checksum?: string;
+    };
+
+/** What `Odb.maintain` did (or, in a dry run, would do). */
+export interface MaintainResult {
+  dryRun: boolean;
+  /** `.idx` names of the packs rolled up into the new pack, smallest first */
+  rolledUp: string[];
+  /** the pack written, or null (none needed, or a dry run) */
+  pack: WrittenPack | null;
+  /** objects the new pack holds (or would hold) */
+  packObjects: number;
+  /** of which loose objects */
+  looseObjects: number;
+  /** the new chain, tip first */
+  steps: MaintainStep[];
+  /** the new chain file's lines, root first (empty in a dry run) */
+  chain: string[];
+  /** `.idx` names of the packs deleted (or that would be) */
+  deletedPacks: string[];
+  /** loose objects removed because a pack now holds them */
+  prunedLoose: number;
+  /** a non-incremental MIDX was turned into the chain's root layer */
+  converted: boolean;
+  /** anything changed on disk (false in a dry run) */
+  changed: boolean;
+}

@@ -585,6 +585,17 @@ export class Odb {
     const { repackMidx } = await import('./repack.js');
     return repackMidx(this, options);
   }
+  /**
+   * git 2.55's `git repack -d -l --geometric=2 --write-midx=incremental`:
+   * packs merged geometrically into one new pack, MIDX layers merged by
+   * `repack.midxSplitFactor`, then the packs no layer names deleted
+   * (maintain.ts). `dryRun` returns the plan without writing.
+   */
+  async maintain(options?: import('../types.js').MaintainOptions): Promise<import('../types.js').MaintainResult> {
+    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    const { maintain } = await import('./maintain.js');
+    return maintain(this, options);
+  }
   // --- end writing ---
 
   // --- reachability (src/odb/reach.ts) ---
