@@ -12,7 +12,7 @@ import { Odb } from './odb/odb.js';
 import type { OpenOdbOptions } from './types.js';
 import { loadCodec } from './zlib/index.js';
 
-export { AmbiguousError, CorruptError, InvalidArgumentError, LockError, MidxOdbError, NotFoundError, UnsupportedError } from './errors.js';
+export { AmbiguousError, CorruptError, InvalidArgumentError, LockError, MidxOdbError, NotAFileError, NotFoundError, UnsupportedError } from './errors.js';
 export type {
   CompactMidxOptions,
   GitObject,
@@ -63,11 +63,15 @@ export type {
   WrappedObject,
 } from './isogit/index.js';
 
+/** Most bytes the config file is read to. */
+const CONFIG_FILE_LIMIT = 16 * 1024 * 1024;
+
 /** Opens the object database of a git directory. Cheap: packs, indexes and MIDX tables are read on first use. */
 export async function openOdb(options: OpenOdbOptions): Promise<Odb> {
   if (!options || typeof options.gitdir !== 'string' || !options.gitdir) throw new TypeError('openOdb: `gitdir` is required');
   const fs = normalizeFs(options.fs, { wholeFileBudget: options.wholeFileBudget });
-  const configBytes = await fs.tryReadFile(join(options.gitdir, 'config'));
+  // a config file is a few KiB; a bigger one (or a FIFO, a device) is refused, typed
+  const configBytes = await fs.tryReadFile(join(options.gitdir, 'config'), CONFIG_FILE_LIMIT);
   const config = parseConfig(configBytes ? new TextDecoder().decode(configBytes) : '');
   let algorithm: HashAlgorithm = options.objectFormat ?? 'sha1';
   if (!options.objectFormat) {

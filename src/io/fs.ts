@@ -7,7 +7,7 @@
  * readSync), and a whole-file fallback with a memory budget where it has not.
  */
 
-import { CorruptError, LockError } from '../errors.js';
+import { CorruptError, LockError, NotAFileError } from '../errors.js';
 
 export interface FileStat {
   size: number;
@@ -52,12 +52,21 @@ export interface Fs {
   /** the client as the caller gave it (for isomorphic-git) */
   readonly client: unknown;
   readFile(path: string): Promise<Uint8Array>;
-  /** null when the file does not exist */
-  tryReadFile(path: string): Promise<Uint8Array | null>;
+  /**
+   * A regular file read whole; null when it does not exist. NotAFileError when
+   * something else stands there (directory, FIFO, device: never blocks),
+   * CorruptError when it is larger than `limit` bytes (nothing is read then).
+   */
+  tryReadFile(path: string, limit?: number): Promise<Uint8Array | null>;
   /** null when the directory does not exist */
   readdir(path: string): Promise<string[] | null>;
   /** null when nothing is there */
   stat(path: string): Promise<FileStat | null>;
+  /**
+   * Opens a regular file for positional reads. Never blocks (O_NONBLOCK where
+   * the client has flags, so a FIFO opens at once) and checks what it opened:
+   * NotAFileError for a directory, FIFO, device, socket or symlink loop.
+   */
   open(path: string): Promise<RandomAccessFile>;
   writeFile(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
   /**
@@ -154,6 +163,46 @@ function descriptorHandle(client: any, fd: number) {
   };
 }
 
+/** What a stat result describes, for the message of a NotAFileError; null for a regular file. */
+function notAFile(st: any): string | null {
+  if (!st) return null;
+  const is = (m: string) => typeof st[m] === 'function' && st[m]();
+  if (typeof st.isFile === 'function' ? st.isFile() : st.type === 'file') return null;
+  if (is('isDirectory') || st.type === 'dir') return 'a directory';
+  if (is('isFIFO')) return 'a named pipe (FIFO)';
+  if (is('isCharacterDevice')) return 'a character device';
+  if (is('isBlockDevice')) return 'a block device';
+  if (is('isSocket')) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * The typed error for an open that failed because of what stands at `path`
+ * (a directory, a symlink loop, a special file, an impossible name), or the
+ * error itself when it is about something else (missing file, permissions).
+ */
+function openFailure(path: string, err: unknown): unknown {
+  const code = (err as { code?: string } | null)?.code;
+  if (code === 'EISDIR') return new NotAFileError(path, 'is a directory, not a file', { cause: err });
+  if (code === 'ELOOP') return new NotAFileError(path, 'too many levels of symbolic links (a symlink loop?)', { cause: err });
+  if (code === 'ENXIO' || code === 'ENODEV') return new NotAFileError(path, 'is a special file, not a regular file', { cause: err });
+  if (code === 'ENAMETOOLONG') return new CorruptError(path, 'file name too long', { cause: err });
+  return err;
+}
+
+/**
+ * The error for an exclusive create (a lock, a temporary file) that failed:
+ * LockError with git's wording when something is there or the directory is
+ * not writable, else the error itself.
+ */
+function createFailure(path: string, err: unknown): unknown {
+  const code = (err as { code?: string } | null)?.code;
+  if (code === 'EEXIST') return new LockError(path);
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new LockError(path, code === 'EROFS' ? 'Read-only file system' : 'Permission denied');
+  if (code === 'ENOTDIR' || code === 'ENOENT') return new LockError(path, code === 'ENOENT' ? 'No such file or directory' : 'Not a directory');
+  return err;
+}
+
 /** largest read served by the shared scratch buffer */
 const SCRATCH_MAX = 4 * 1024 * 1024;
 
@@ -226,6 +275,10 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       : null;
   const hasOpen = typeof p.open === 'function';
   let scratch = new Uint8Array(64 * 1024);
+  // read-only and non-blocking: opening a FIFO must not wait for a writer
+  const constants = client.constants ?? client.promises?.constants;
+  const readFlags: number | string =
+    constants && typeof constants.O_RDONLY === 'number' && typeof constants.O_NONBLOCK === 'number' ? constants.O_RDONLY | constants.O_NONBLOCK : 'r';
 
   const fs: Fs = {
     client,
@@ -233,14 +286,20 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     async readFile(path) {
       return toBytes(await p.readFile(path));
     },
-    async tryReadFile(path) {
+    async tryReadFile(path, limit = Infinity) {
+      let f: RandomAccessFile;
       try {
-        const data = await p.readFile(path);
-        // LightningFS resolves a directory read to undefined
-        return data == null ? null : toBytes(data);
+        f = await fs.open(path);
       } catch (err) {
-        if (isNotFound(err) || (err as { code?: string }).code === 'EISDIR') return null;
+        if (isNotFound(err)) return null;
         throw err;
+      }
+      try {
+        if (f.size > limit) throw new CorruptError(path, `file is ${f.size} bytes, more than the ${limit} bytes such a file may have`);
+        const r = f.read(0, f.size);
+        return isPromiseLike(r) ? await r : r;
+      } finally {
+        await f.close();
       }
     },
     async readdir(path) {
@@ -249,7 +308,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         return (names as unknown[]).map((n) => (typeof n === 'string' ? n : String((n as { name?: string }).name ?? n)));
       } catch (err) {
         if (isNotFound(err)) return null;
-        throw err;
+        throw openFailure(path, err);
       }
     },
     async stat(path) {
@@ -261,13 +320,30 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         return { size: Number(s.size), mtimeMs, isFile, isDirectory };
       } catch (err) {
         if (isNotFound(err)) return null;
-        throw err;
+        throw openFailure(path, err);
       }
     },
     async open(path) {
       if (syncIo) {
-        const fd = await retryOnFileTableFull(() => syncIo.openSync(path, 'r'));
-        const size = Number(syncIo.fstatSync(fd).size);
+        let fd: number;
+        try {
+          fd = await retryOnFileTableFull(() => syncIo.openSync(path, readFlags));
+        } catch (err) {
+          throw openFailure(path, err);
+        }
+        let st;
+        try {
+          st = syncIo.fstatSync(fd);
+        } catch (err) {
+          syncIo.closeSync(fd);
+          throw err;
+        }
+        const what = notAFile(st);
+        if (what) {
+          syncIo.closeSync(fd);
+          throw new NotAFileError(path, `is ${what}, not a regular file`);
+        }
+        const size = Number(st.size);
         let closed = false;
         /** reads [pos, pos+len) into buf[0, len) */
         const fill = (buf: Uint8Array, pos: number, len: number): Uint8Array => {
@@ -305,9 +381,25 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         };
       }
       if (hasOpen) {
-        let fh = await retryOnFileTableFull(() => p.open(path, 'r'));
+        let fh;
+        try {
+          fh = await retryOnFileTableFull(() => p.open(path, readFlags));
+        } catch (err) {
+          throw openFailure(path, err);
+        }
         if (typeof fh === 'number') fh = descriptorHandle(client, fh);
-        const st = await fh.stat();
+        let st;
+        try {
+          st = await fh.stat();
+        } catch (err) {
+          await fh.close();
+          throw err;
+        }
+        const what = notAFile(st);
+        if (what) {
+          await fh.close();
+          throw new NotAFileError(path, `is ${what}, not a regular file`);
+        }
         const size = Number(st.size);
         const readInto = async (buf: Uint8Array, pos: number, len: number) => {
           if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
@@ -334,8 +426,14 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         };
       }
       // whole-file fallback: the bytes are cached within the budget and sliced
-      const st = await fs.stat(path);
+      let st: FileStat | null;
+      try {
+        st = await fs.stat(path);
+      } catch (err) {
+        throw openFailure(path, err);
+      }
       if (!st) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
+      if (!st.isFile) throw new NotAFileError(path, `is ${st.isDirectory ? 'a directory' : 'not a regular file'}, not a regular file`);
       const size = st.size;
       const read = async (pos: number, len: number) => {
         if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
@@ -360,14 +458,12 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       await p.writeFile(path, data, mode === undefined ? undefined : { mode });
     },
     async openWrite(path) {
-      const exists = (err: unknown) => (err as { code?: string }).code === 'EEXIST';
       if (syncIo && typeof client.writeSync === 'function') {
         let fd: number;
         try {
           fd = syncIo.openSync(path, 'wx');
         } catch (err) {
-          if (exists(err)) throw new LockError(path);
-          throw err;
+          throw createFailure(path, err);
         }
         let closed = false;
         return {
@@ -389,8 +485,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         try {
           fh = await handles.open(path, 'wx');
         } catch (err) {
-          if (exists(err)) throw new LockError(path);
-          throw err;
+          throw createFailure(path, err);
         }
         const fd = typeof fh === 'number' ? fh : -1;
         const write = fd >= 0 ? promisify(client.write, client) : null;
@@ -434,7 +529,6 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
     async createExclusive(path, data = new Uint8Array(0), mode) {
       const bytes = toBytes(data);
-      const exists = (err: unknown) => (err as { code?: string }).code === 'EEXIST';
       // O_EXCL through a FileHandle API: the client's own promises (even a
       // non-enumerable one, as memfs volumes have), or its promisified open
       const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
@@ -444,8 +538,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
           // created writable, then given its mode: memfs refuses to write a file it opened as 0444
           fh = await handles.open(path, 'wx');
         } catch (err) {
-          if (exists(err)) throw new LockError(path);
-          throw err;
+          throw createFailure(path, err);
         }
         try {
           if (typeof fh === 'number') {
@@ -470,7 +563,13 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
     async rename(from, to) {
       if (typeof p.rename === 'function') {
-        await p.rename(from, to);
+        try {
+          await p.rename(from, to);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') throw new NotAFileError(to, `is a directory; '${from}' cannot replace it`, { cause: err });
+          throw err;
+        }
         return;
       }
       // no rename in this client: copy then unlink (not atomic; documented)
@@ -491,7 +590,11 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       try {
         await p.mkdir(path);
       } catch (err) {
-        if ((err as { code?: string }).code !== 'EEXIST') throw err;
+        const code = (err as { code?: string }).code;
+        if (code === 'ENOTDIR') throw new NotAFileError(path, 'cannot be created: a part of its path is not a directory', { cause: err });
+        if (code !== 'EEXIST') throw openFailure(path, err);
+        const st = await fs.stat(path);
+        if (st && !st.isDirectory) throw new NotAFileError(path, 'is not a directory');
       }
     },
     async linkOrCopy(from, to) {

@@ -28,7 +28,7 @@
  *   `.bitmap` were missing.
  */
 
-import { CorruptError } from '../errors.js';
+import { CorruptError, LockError } from '../errors.js';
 import type { Fs } from '../io/fs.js';
 import { isNotFound, join } from '../io/fs.js';
 import type { CompactMidxOptions, WriteMidxOptions } from '../types.js';
@@ -72,7 +72,7 @@ async function createTemp(fs: Fs, dir: string, bytes: Uint8Array): Promise<strin
       await fs.createExclusive(path, bytes, 0o444);
       return path;
     } catch (err) {
-      if ((err as { code?: string }).code !== 'ELOCKED' || attempt > 100) throw err;
+      if (!(err instanceof LockError) || err.reason !== 'File exists.' || attempt > 100) throw err;
     }
   }
 }

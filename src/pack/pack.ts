@@ -14,7 +14,7 @@ import type { CachedObject, DeltaBaseCache } from '../odb/cache.js';
 import { DeltaBaseCache as Cache } from '../odb/cache.js';
 import { applyDelta, deltaSizes } from './delta.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
-import { PackIndex } from './idx.js';
+import { type PackIndex, readPackIndex } from './idx.js';
 
 
 /** A resolved object: type 1..4 and content. */
@@ -70,8 +70,7 @@ export class Pack {
     if (this.index) return Promise.resolve(this.index);
     if (!this.indexLoading) {
       this.indexLoading = (async () => {
-        const data = await this.ctx.fs.readFile(this.idxPath);
-        this.index = PackIndex.parse(this.idxPath, data, this.ctx.hash);
+        this.index = await readPackIndex(this.ctx.fs, this.idxPath, this.ctx.hash);
         return this.index;
       })();
       this.indexLoading.catch(() => {
