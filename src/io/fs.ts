@@ -45,6 +45,12 @@ export interface WritableFile {
   /** appends the bytes; the caller may reuse the buffer once this resolves */
   write(data: Uint8Array): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Whether `path` still names the file this created (same device and inode,
+   * not replaced by a symlink or another file); true where the client cannot
+   * tell. A lock holder checks it before renaming the lock into place.
+   */
+  isStillAt(): Promise<boolean>;
 }
 
 /** What the library needs of a file system, normalised. */
@@ -75,6 +81,8 @@ export interface Fs {
    * file whole on close: documented, as their memory then grows with the file.
    */
   openWrite(path: string): Promise<WritableFile>;
+  /** openWrite for a lock file: created exclusively, written only through its own descriptor */
+  openLock(path: string): Promise<WritableFile>;
   /** Creates `path` only if nothing is there (O_EXCL); LockError when something is. */
   createExclusive(path: string, data?: Uint8Array | string, mode?: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -203,6 +211,17 @@ function createFailure(path: string, err: unknown): unknown {
   return err;
 }
 
+/** A created file's device and inode, where the client reports them. */
+function identity(st: any): { dev: unknown; ino: unknown } | null {
+  return st && st.ino !== undefined && st.ino !== 0 ? { dev: st.dev, ino: st.ino } : null;
+}
+
+/** Whether an lstat result is the created file itself (not a symlink put in its place). */
+function sameFile(made: { dev: unknown; ino: unknown }, st: any): boolean {
+  if (typeof st?.isSymbolicLink === 'function' && st.isSymbolicLink()) return false;
+  return st?.ino === made.ino && st?.dev === made.dev;
+}
+
 /** largest read served by the shared scratch buffer */
 const SCRATCH_MAX = 4 * 1024 * 1024;
 
@@ -279,6 +298,100 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
   const constants = client.constants ?? client.promises?.constants;
   const readFlags: number | string =
     constants && typeof constants.O_RDONLY === 'number' && typeof constants.O_NONBLOCK === 'number' ? constants.O_RDONLY | constants.O_NONBLOCK : 'r';
+
+  /** openWrite; a lock prefers the client's FileHandle API (awaitable, as other writers' hooks expect) to the sync calls */
+  async function openWrite(path: string, preferSync: boolean): Promise<WritableFile> {
+    if (syncIo && typeof client.writeSync === 'function' && (preferSync || !(client.promises && typeof client.promises.open === 'function'))) {
+      let fd: number;
+      try {
+        fd = syncIo.openSync(path, 'wx');
+      } catch (err) {
+        throw createFailure(path, err);
+      }
+      let closed = false;
+      const made = identity(syncIo.fstatSync(fd));
+      return {
+        path,
+        async write(data) {
+          for (let done = 0; done < data.length; ) done += client.writeSync(fd, data, done, data.length - done);
+        },
+        async isStillAt() {
+          if (!made || typeof client.lstatSync !== 'function') return true;
+          try {
+            return sameFile(made, client.lstatSync(path));
+          } catch {
+            return false;
+          }
+        },
+        async close() {
+          if (!closed) {
+            closed = true;
+            syncIo.closeSync(fd);
+          }
+        },
+      };
+    }
+    const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
+    if (handles) {
+      let fh: any;
+      try {
+        fh = await handles.open(path, 'wx');
+      } catch (err) {
+        throw createFailure(path, err);
+      }
+      const fd = typeof fh === 'number' ? fh : -1;
+      const write = fd >= 0 ? promisify(client.write, client) : null;
+      let closed = false;
+      const made = identity(await (fd >= 0 ? descriptorHandle(client, fd).stat() : fh.stat()).catch(() => null));
+      const lstat = typeof handles.lstat === 'function' ? (q: string) => handles.lstat(q) : typeof p.lstat === 'function' ? (q: string) => p.lstat(q) : null;
+      return {
+        path,
+        async isStillAt() {
+          if (!made || !lstat) return true;
+          try {
+            return sameFile(made, await lstat(path));
+          } catch {
+            return false;
+          }
+        },
+        async write(data) {
+          for (let done = 0; done < data.length; ) {
+            const n = write ? await write(fd, data, done, data.length - done, null) : await fh.write(data, done, data.length - done);
+            done += typeof n === 'number' ? n : (n as { bytesWritten: number }).bytesWritten;
+          }
+        },
+        async close() {
+          if (closed) return;
+          closed = true;
+          if (fd >= 0) await promisify(client.close, client)(fd);
+          else await fh.close();
+        },
+      };
+    }
+    await fs.createExclusive(path);
+    const chunks: Uint8Array[] = [];
+    return {
+      path,
+      async isStillAt() {
+        return true;
+      },
+      async write(data) {
+        chunks.push(data.slice());
+      },
+      async close() {
+        let n = 0;
+        for (const c of chunks) n += c.length;
+        const all = new Uint8Array(n);
+        n = 0;
+        for (const c of chunks) {
+          all.set(c, n);
+          n += c.length;
+        }
+        chunks.length = 0;
+        await fs.writeFile(path, all);
+      },
+    };
+  }
 
   const fs: Fs = {
     client,
@@ -457,75 +570,11 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     async writeFile(path, data, mode) {
       await p.writeFile(path, data, mode === undefined ? undefined : { mode });
     },
-    async openWrite(path) {
-      if (syncIo && typeof client.writeSync === 'function') {
-        let fd: number;
-        try {
-          fd = syncIo.openSync(path, 'wx');
-        } catch (err) {
-          throw createFailure(path, err);
-        }
-        let closed = false;
-        return {
-          path,
-          async write(data) {
-            for (let done = 0; done < data.length; ) done += client.writeSync(fd, data, done, data.length - done);
-          },
-          async close() {
-            if (!closed) {
-              closed = true;
-              syncIo.closeSync(fd);
-            }
-          },
-        };
-      }
-      const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
-      if (handles) {
-        let fh: any;
-        try {
-          fh = await handles.open(path, 'wx');
-        } catch (err) {
-          throw createFailure(path, err);
-        }
-        const fd = typeof fh === 'number' ? fh : -1;
-        const write = fd >= 0 ? promisify(client.write, client) : null;
-        let closed = false;
-        return {
-          path,
-          async write(data) {
-            for (let done = 0; done < data.length; ) {
-              const n = write ? await write(fd, data, done, data.length - done, null) : await fh.write(data, done, data.length - done);
-              done += typeof n === 'number' ? n : (n as { bytesWritten: number }).bytesWritten;
-            }
-          },
-          async close() {
-            if (closed) return;
-            closed = true;
-            if (fd >= 0) await promisify(client.close, client)(fd);
-            else await fh.close();
-          },
-        };
-      }
-      await fs.createExclusive(path);
-      const chunks: Uint8Array[] = [];
-      return {
-        path,
-        async write(data) {
-          chunks.push(data.slice());
-        },
-        async close() {
-          let n = 0;
-          for (const c of chunks) n += c.length;
-          const all = new Uint8Array(n);
-          n = 0;
-          for (const c of chunks) {
-            all.set(c, n);
-            n += c.length;
-          }
-          chunks.length = 0;
-          await fs.writeFile(path, all);
-        },
-      };
+    openWrite(path) {
+      return openWrite(path, true);
+    },
+    openLock(path) {
+      return openWrite(path, false);
     },
     async createExclusive(path, data = new Uint8Array(0), mode) {
       const bytes = toBytes(data);
@@ -545,9 +594,17 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
             // a callback client's open gives a descriptor
             for (let done = 0; done < bytes.length; ) done += await promisify(client.write, client)(fh, bytes, done, bytes.length - done, done);
           } else if (bytes.length) await fh.writeFile(bytes);
+        } catch (err) {
+          // a half-written file (a full disk) is not left behind
+          await (typeof fh === 'number' ? promisify(client.close, client)(fh) : fh.close()).catch(() => {});
+          fh = null;
+          await fs.remove(path).catch(() => {});
+          throw err;
         } finally {
-          if (typeof fh === 'number') await promisify(client.close, client)(fh);
-          else await fh.close();
+          if (fh !== null) {
+            if (typeof fh === 'number') await promisify(client.close, client)(fh);
+            else await fh.close();
+          }
         }
         if (mode !== undefined) {
           const chmod = typeof handles.chmod === 'function' ? handles.chmod.bind(handles) : typeof client.chmod === 'function' ? promisify(client.chmod, client) : null;

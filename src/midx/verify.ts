@@ -345,6 +345,11 @@ export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}
       }
       if (message !== w.reason) where.detail = w.reason;
       report.add('error', message, where, false);
+      // bytes after the last chunk: git does not look there, loads the file, and
+      // finds the checksum wrong (what was appended is not in the hash)
+      if (/^multi-pack-index chunks end at /.test(w.reason) && !(await trailerMatches(fs, w.file, hash, ctx.codec))) {
+        report.report('incorrect checksum', { file: w.file, git: true, detail: w.reason });
+      }
       continue;
     }
     where.git = GIT_CHAIN_WARNINGS.some((re) => re.test(w.reason));
@@ -371,6 +376,35 @@ export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}
   }
   await closeAll();
   return report.result(loaded.source, layers.map((l) => l.name));
+}
+
+/** Whether a file's last H bytes are the hash of the bytes before them (read 1 MiB at a time). */
+async function trailerMatches(fs: Fs, file: string, hash: HashInfo, codec: Codec): Promise<boolean> {
+  let f;
+  try {
+    f = await fs.open(file);
+  } catch {
+    return false;
+  }
+  try {
+    const H = hash.rawLength;
+    const body = f.size - H;
+    if (body < 0) return false;
+    const hasher = codec.hasher(hash.algorithm);
+    const step = 1024 * 1024;
+    const buf = new Uint8Array(Math.min(step, Math.max(body, 1)));
+    for (let pos = 0; pos < body; pos += step) {
+      const len = Math.min(step, body - pos);
+      const r = f.readInto(buf, pos, len);
+      if (r instanceof Promise) await r;
+      hasher.update(buf.subarray(0, len));
+    }
+    const t = f.read(body, H);
+    const trailer = t instanceof Promise ? await t : t;
+    return compareOid(hasher.digest(), 0, trailer, 0, H) === 0;
+  } finally {
+    await f.close();
+  }
 }
 
 const NO_METER = { update() {}, stop() {} };
