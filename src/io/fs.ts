@@ -8,6 +8,7 @@
  */
 
 import { CorruptError, LockError, NotAFileError } from '../errors.js';
+import { type AnyFn, errorCode, isPromiseLike } from '../util.js';
 
 export interface FileStat {
   size: number;
@@ -97,11 +98,6 @@ export interface Fs {
   wholeFileBudget: number;
 }
 
-type AnyFn = (...args: any[]) => any;
-
-function isPromiseLike(x: unknown): x is PromiseLike<unknown> {
-  return !!x && typeof (x as { then?: unknown }).then === 'function';
-}
 
 /** isomorphic-git's own test: does readFile() return a promise? */
 function isPromiseApi(obj: any): boolean {
@@ -125,7 +121,7 @@ function promisify(fn: AnyFn, self: unknown): AnyFn {
 }
 
 export function isNotFound(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
+  const code = errorCode(err);
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
@@ -148,7 +144,7 @@ async function retryOnFileTableFull<T>(open: () => T | Promise<T>): Promise<T> {
     try {
       return await open();
     } catch (err) {
-      const code = (err as { code?: string }).code;
+      const code = errorCode(err);
       if ((code !== 'EMFILE' && code !== 'ENFILE') || attempt >= 10) throw err;
       await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** Math.min(attempt, 8)));
     }
@@ -190,7 +186,7 @@ function notAFile(st: any): string | null {
  * error itself when it is about something else (missing file, permissions).
  */
 function openFailure(path: string, err: unknown): unknown {
-  const code = (err as { code?: string } | null)?.code;
+  const code = errorCode(err);
   if (code === 'EISDIR') return new NotAFileError(path, 'is a directory, not a file', { cause: err });
   if (code === 'ELOOP') return new NotAFileError(path, 'too many levels of symbolic links (a symlink loop?)', { cause: err });
   if (code === 'ENXIO' || code === 'ENODEV') return new NotAFileError(path, 'is a special file, not a regular file', { cause: err });
@@ -204,7 +200,7 @@ function openFailure(path: string, err: unknown): unknown {
  * not writable, else the error itself.
  */
 function createFailure(path: string, err: unknown): unknown {
-  const code = (err as { code?: string } | null)?.code;
+  const code = errorCode(err);
   if (code === 'EEXIST') return new LockError(path);
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new LockError(path, code === 'EROFS' ? 'Read-only file system' : 'Permission denied');
   if (code === 'ENOTDIR' || code === 'ENOENT') return new LockError(path, code === 'ENOENT' ? 'No such file or directory' : 'Not a directory');
@@ -623,7 +619,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         try {
           await p.rename(from, to);
         } catch (err) {
-          const code = (err as { code?: string }).code;
+          const code = errorCode(err);
           if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') throw new NotAFileError(to, `is a directory; '${from}' cannot replace it`, { cause: err });
           throw err;
         }
@@ -647,7 +643,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       try {
         await p.mkdir(path);
       } catch (err) {
-        const code = (err as { code?: string }).code;
+        const code = errorCode(err);
         if (code === 'ENOTDIR') throw new NotAFileError(path, 'cannot be created: a part of its path is not a directory', { cause: err });
         if (code !== 'EEXIST') throw openFailure(path, err);
         const st = await fs.stat(path);
@@ -660,7 +656,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
           await p.link(from, to);
           return;
         } catch (err) {
-          const code = (err as { code?: string }).code;
+          const code = errorCode(err);
           if (code === 'EEXIST') return;
           if (code !== 'ENOSYS' && code !== 'EPERM' && code !== 'EXDEV' && code !== 'ENOTSUP') throw err;
         }

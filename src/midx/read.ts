@@ -8,8 +8,8 @@
 
 import { CorruptError } from '../errors.js';
 import type { RandomAccessFile } from '../io/fs.js';
-import { compareBytewise, compareOid, type HashInfo, toHex } from '../oid.js';
-import type { Codec } from '../zlib/index.js';
+import { compareBytewise, compareOid, fanoutLowerBound, searchOid, type HashInfo, toHex } from '../oid.js';
+import { type Codec, fileTrailerMatches } from '../zlib/index.js';
 import {
   type ChunkRange,
   CHUNK_LOFF,
@@ -211,21 +211,11 @@ export class MidxFile {
   /** Local position of `oid` in this layer, or -1. Synchronous once the tables are loaded. */
   find(oid: Uint8Array, oidOff = 0): number | Promise<number> {
     const b = oid[oidOff];
-    let lo = b === 0 ? 0 : this.fanout[b - 1];
-    let hi = this.fanout[b];
+    const lo = b === 0 ? 0 : this.fanout[b - 1];
+    const hi = this.fanout[b];
     if (lo >= hi) return -1;
     const H = this.hash.rawLength;
-    const oidl = this.oidl;
-    if (oidl) {
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        const c = compareOid(oidl, mid * H, oid, oidOff, H);
-        if (c === 0) return mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-      }
-      return -1;
-    }
+    if (this.oidl) return searchOid(this.oidl, 0, H, lo, hi, oid, oidOff, H);
     return this.findPositional(oid, oidOff, lo, hi);
   }
 
@@ -238,16 +228,8 @@ export class MidxFile {
     const base = this.chunks.get(CHUNK_OIDL)!.offset;
     const r = this.raf.read(base + lo * H, (hi - lo) * H);
     const bucket = maybeSync(r) ? r : await r;
-    let a = 0;
-    let z = hi - lo;
-    while (a < z) {
-      const mid = (a + z) >>> 1;
-      const c = compareOid(bucket, mid * H, oid, oidOff, H);
-      if (c === 0) return lo + mid;
-      if (c < 0) a = mid + 1;
-      else z = mid;
-    }
-    return -1;
+    const at = searchOid(bucket, 0, H, 0, hi - lo, oid, oidOff, H);
+    return at < 0 ? -1 : lo + at;
   }
 
   /** The OID at local position i (tables must be loaded: call loadTables first). */
@@ -263,16 +245,7 @@ export class MidxFile {
 
   /** First local position whose OID is >= prefix over `len` bytes (tables loaded). */
   lowerBound(prefix: Uint8Array, len: number): number {
-    const b = prefix[0];
-    let lo = b === 0 ? 0 : this.fanout[b - 1];
-    let hi = this.fanout[b];
-    const H = this.hash.rawLength;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareOid(this.oidl!, mid * H, prefix, 0, len) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return fanoutLowerBound(this.fanout, this.oidl!, 0, this.hash.rawLength, prefix, len);
   }
 
   /** Local pack-int-id and offset of local position i. Synchronous once tables are loaded. */
@@ -326,19 +299,8 @@ export class MidxFile {
    * Whether the trailing checksum matches the bytes before it, hashed 1 MiB
    * at a time (memory stays flat whatever the file's size).
    */
-  async checksumMatches(codec: Codec): Promise<boolean> {
-    const H = this.hash.rawLength;
-    const hasher = codec.hasher(this.hash.algorithm);
-    const body = this.size - H;
-    const step = 1024 * 1024;
-    const buf = new Uint8Array(Math.min(step, body));
-    for (let pos = 0; pos < body; pos += step) {
-      const len = Math.min(step, body - pos);
-      const r = this.raf.readInto(buf, pos, len);
-      if (r instanceof Promise) await r;
-      hasher.update(buf.subarray(0, len));
-    }
-    return compareOid(hasher.digest(), 0, this.checksum, 0, H) === 0;
+  checksumMatches(codec: Codec): Promise<boolean> {
+    return fileTrailerMatches(codec, this.hash.algorithm, this.raf, this.hash.rawLength);
   }
 
   /** Every byte of the file (for verification and hashing). */

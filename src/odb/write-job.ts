@@ -5,6 +5,7 @@
  * write-plan.ts; committing the files is write.ts.
  */
 
+import { RIDX_MAGIC } from '../pack/rev.js';
 import { configGet } from '../config.js';
 import { CorruptError, InvalidArgumentError } from '../errors.js';
 import { isNotFound, join } from '../io/fs.js';
@@ -18,7 +19,6 @@ import type { Odb } from './odb.js';
 
 export const MIDX_PREFIX = 'multi-pack-index-';
 const BITMAP_SIGNATURE = 0x4249544d; // "BITM"
-const RIDX_SIGNATURE = 0x52494458; // "RIDX"
 
 export interface Job {
   compact: boolean;
@@ -247,7 +247,7 @@ export async function firstPseudoPackSlot(odb: Odb, paths: Paths, state: State, 
     if (f.size !== 12 + 4 * layer.numObjects + 2 * H) return undefined;
     const head = await f.read(0, Math.min(16, f.size - 2 * H));
     const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    if (dv.getUint32(0) !== RIDX_SIGNATURE || dv.getUint32(4) !== 1) return undefined;
+    if (dv.getUint32(0) !== RIDX_MAGIC || dv.getUint32(4) !== 1) return undefined;
     const id = dv.getUint32(8);
     if (id !== 1 && id !== 2) return undefined;
     return layer.numObjects ? dv.getUint32(12) : null;
