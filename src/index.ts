@@ -9,6 +9,8 @@ export { openOdb } from './odb/open.js';
 export { AmbiguousError, CorruptError, InvalidArgumentError, LockError, MidxOdbError, NotAFileError, NotFoundError, UnsupportedError } from './errors.js';
 export type {
   CompactMidxOptions,
+  ExpireMidxOptions,
+  ExpireMidxResult,
   GitObject,
   LayerStats,
   ObjectHeader,
@@ -30,6 +32,7 @@ export type {
 } from './types.js';
 export { writePackOfObjects as writePack, writePackOfPacks } from './odb/write-pack.js';
 export type { HashAlgorithm } from './oid.js';
+export type { ObjectCounts, ReachOptions } from './odb/reach.js';
 /** The database openOdb returns (a type: construct it with openOdb). */
 export type { PublicOdb as Odb } from './odb/odb.js';
 export { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';

@@ -29,6 +29,12 @@ export interface OpenOdbOptions {
   fs: unknown;
   /** the git directory (`.git`, or a bare repository) */
   gitdir: string;
+  /**
+   * the object directory to serve (default `<gitdir>/objects`): any directory of
+   * packs and loose objects, e.g. an alternate's or another repository's, as
+   * git's `multi-pack-index --object-dir`. Configuration is still read from `gitdir`.
+   */
+  objectsDir?: string;
   /** told about every recovered problem; by default they are ignored */
   onWarning?: (warning: OdbWarning) => void;
   /** byte budget of the delta-base cache (default 96 MiB) */
@@ -168,10 +174,15 @@ export interface WriteMidxOptions {
   /** append a layer holding only the packs and objects no layer holds yet (`--incremental`) */
   incremental?: boolean;
   /**
-   * write the RIDX and BTMP chunks as `--bitmap` does. The `.bitmap` file
-   * itself is not written (not implemented yet).
+   * `--bitmap`: the RIDX and BTMP chunks and the layer's
+   * `multi-pack-index-<checksum>.bitmap`, byte for byte as git 2.55 (commits
+   * chosen from the refs, or from `refsSnapshot`)
    */
   bitmap?: boolean;
+  /** `--refs-snapshot=<path>`: `[+]<oid>` lines naming the bitmap tips (`+`: preferred) instead of the refs */
+  refsSnapshot?: string;
+  /** with `bitmap`, also a `multi-pack-index-<checksum>.rev` file (git's GIT_TEST_MIDX_WRITE_REV) */
+  writeRev?: boolean;
   /** `--preferred-pack`: a `.idx` or `.pack` basename */
   preferredPack?: string;
   /** MIDX version; defaults to the `midx.version` config, else 1 */
@@ -194,8 +205,12 @@ export interface CompactMidxOptions {
   to: string;
   /** write a chain layer (`--incremental`); otherwise a non-incremental MIDX of just the range */
   incremental?: boolean;
-  /** RIDX and BTMP chunks (the `.bitmap` file is not written) */
+  /** RIDX and BTMP chunks and the new layer's `.bitmap` (as WriteMidxOptions.bitmap) */
   bitmap?: boolean;
+  /** as WriteMidxOptions.refsSnapshot */
+  refsSnapshot?: string;
+  /** as WriteMidxOptions.writeRev */
+  writeRev?: boolean;
   /** `--base=<checksum|none>` */
   base?: string;
   /** false is `--no-write-chain-file` (needs `incremental`) */
@@ -235,6 +250,18 @@ export interface WrittenPack {
   rebased: number;
   /** objects deflated anew (loose objects, deltas whose base is not in the pack, delta cycles broken) */
   deflated: number;
+}
+
+export interface ExpireMidxOptions {
+  /** meters: `Counting referenced objects`, `Finding and deleting unreferenced packfiles`, then the MIDX writer's */
+  progress?: Progress;
+}
+
+export interface ExpireMidxResult {
+  /** the `.idx` names of the packs deleted (empty: nothing done) */
+  expired: string[];
+  /** the new MIDX's checksum (hex), or null when nothing was written */
+  midx: string | null;
 }
 
 export interface RepackMidxOptions {

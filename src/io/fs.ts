@@ -58,6 +58,7 @@ export interface WritableFile {
 export interface Fs {
   /** the client as the caller gave it (for isomorphic-git) */
   readonly client: unknown;
+  /** A regular file read whole (ENOENT when missing, NotAFileError when not a regular file). */
   readFile(path: string): Promise<Uint8Array>;
   /**
    * A regular file read whole; null when it does not exist. NotAFileError when
@@ -227,7 +228,11 @@ const DEFAULT_WHOLE_FILE_BUDGET = 256 * 1024 * 1024;
 class WholeFileCache {
   private entries = new Map<string, { key: string; data: Uint8Array }>();
   private bytes = 0;
-  constructor(private readonly fs: Fs) {}
+  constructor(
+    private readonly fs: Fs,
+    /** the client's own readFile (the cache serves fs.open itself: it cannot go through it) */
+    private readonly readRaw: (path: string) => Promise<Uint8Array>,
+  ) {}
   async get(path: string, size: number): Promise<Uint8Array> {
     const key = `${path}\0${size}`;
     const hit = this.entries.get(key);
@@ -236,7 +241,7 @@ class WholeFileCache {
       this.entries.set(key, hit);
       return hit.data;
     }
-    const data = await this.fs.readFile(path);
+    const data = await this.readRaw(path);
     const budget = this.fs.wholeFileBudget;
     if (data.length <= budget) {
       this.entries.set(key, { key, data });
@@ -393,7 +398,10 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     client,
     wholeFileBudget: options.wholeFileBudget ?? DEFAULT_WHOLE_FILE_BUDGET,
     async readFile(path) {
-      return toBytes(await p.readFile(path));
+      // through open: a regular file only, never blocking on a FIFO
+      const bytes = await fs.tryReadFile(path);
+      if (!bytes) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+      return bytes;
     },
     async tryReadFile(path, limit = Infinity) {
       let f: RandomAccessFile;
@@ -667,7 +675,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
   };
   if (typeof p.utimes === 'function') fs.utimes = async (path, atime, mtime) => p.utimes(path, atime, mtime);
-  const wholeFiles = new WholeFileCache(fs);
+  const wholeFiles = new WholeFileCache(fs, async (path) => toBytes(await p.readFile(path)));
   return fs;
 }
 

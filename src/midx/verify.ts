@@ -430,7 +430,11 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
       }
     }
   };
-  const orderMeter = meter('Verifying OID order in multi-pack-index', 0);
+  // git's sparse meters: an update every 4096 objects, then the total when they stop
+  const orderTotal = Math.max(0, tip.n - 1);
+  const orderMeter = meter('Verifying OID order in multi-pack-index', orderTotal);
+  for (let n = 4096; n <= orderTotal; n += 4096) orderMeter.update(n);
+  orderMeter.update(orderTotal);
   if (gitOnly) {
     for (let k = 0; k < layers.length; k++) orderOf(tip, true);
   } else {
@@ -445,10 +449,13 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
   for (let i = 0; i < totalObjects; i++) order[i] = i;
   // git's QSORT covers only the first `tip.n` pairs (descending pack-int-id,
   // its comparator subtracts u32s into an int); the rest keep position order
-  const sortMeter = meter('Sorting objects by packfile', 0);
+  const sortMeter = meter('Sorting objects by packfile', tip.n);
+  sortMeter.update(0);
   order.subarray(0, Math.min(tip.n, totalObjects)).sort((a, b) => (packIds[b] - packIds[a]) | 0 || a - b);
+  sortMeter.update(tip.n);
   sortMeter.stop();
-  const offsetMeter = meter('Verifying object offsets', totalObjects);
+  // git's total (and final count) is the tip's object count, even over a chain
+  const offsetMeter = meter('Verifying object offsets', tip.n);
 
   const packs = new OpenPacks(ctx.packContext, packDir);
   const badPackId = (id: number, where: Where) => new Die(`bad pack-int-id: ${id} (${totalPacks} total packs)`, where);
@@ -456,7 +463,7 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
   let cur: { id: number; pack: Pack; error: Error | null; idx: PackIndex | null } | null = null;
   try {
     for (let i = 0; i < totalObjects; i++) {
-      if ((i & 1023) === 0) offsetMeter.update(i);
+      if (((i + 1) & 4095) === 0) offsetMeter.update(i + 1);
       const pos = order[i];
       const l = layerOfObject(pos);
       const oidAt = (pos - l.nBase) * H;
@@ -518,7 +525,7 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
         report.report(`incorrect object offset for oid[${pos}] = ${oidHex()}: ${mOffset.toString(16)} != ${pOffset.toString(16)}`, where());
       }
     }
-    offsetMeter.update(totalObjects);
+    offsetMeter.update(tip.n);
   } finally {
     offsetMeter.stop();
     await packs.close();

@@ -7,7 +7,7 @@
 import { configBool, type GitConfig } from '../config.js';
 import { AmbiguousError, CorruptError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { Fs } from '../io/fs.js';
-import { join } from '../io/fs.js';
+import { join, normalizePath } from '../io/fs.js';
 import type { MidxWarning } from '../midx/chain.js';
 import { compareOid, fromHex, type HashInfo, isHex, parseOid, toHex } from '../oid.js';
 import { TYPE_NAMES } from '../pack/entry.js';
@@ -24,6 +24,8 @@ import { errorCode } from '../util.js';
 export interface OdbInit {
   fs: Fs;
   gitdir: string;
+  /** default `<gitdir>/objects` */
+  objectsDir?: string;
   hash: HashInfo;
   codec: Codec;
   config: GitConfig;
@@ -85,7 +87,7 @@ export class Odb {
   constructor(init: OdbInit) {
     this.fs = init.fs;
     this.gitdir = init.gitdir;
-    this.objectsDir = join(init.gitdir, 'objects');
+    this.objectsDir = init.objectsDir ? normalizePath(init.objectsDir) || '.' : join(init.gitdir, 'objects');
     this.packDir = join(this.objectsDir, 'pack');
     this.hash = init.hash;
     this.codec = init.codec;
@@ -496,6 +498,16 @@ export class Odb {
     return compactMidx(this, options);
   }
   /**
+   * `git multi-pack-index expire` (spec 4.10): deletes the packs no MIDX object
+   * refers to (not `.keep` or cruft packs) after writing the MIDX without them.
+   * Refuses a chain of two or more layers, as git does (see odb/expire.ts).
+   */
+  async expireMidx(options?: import('../types.js').ExpireMidxOptions): Promise<import('../types.js').ExpireMidxResult> {
+    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    const { expireMidx } = await import('./expire.js');
+    return expireMidx(this, options);
+  }
+  /**
    * `git multi-pack-index repack [--batch-size=<n>]` (spec 4.11): one new pack
    * of the objects the MIDX assigns to the packs git would pick, then a new MIDX.
    */
@@ -505,6 +517,34 @@ export class Odb {
     return repackMidx(this, options);
   }
   // --- end writing ---
+
+  // --- reachability (src/odb/reach.ts) ---
+  private reachability: import('./reach.js').Reachability | null = null;
+
+  private async reach(): Promise<import('./reach.js').Reachability> {
+    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    if (!this.reachability) {
+      const { Reachability } = await import('./reach.js');
+      this.reachability = new Reachability(this);
+    }
+    return this.reachability;
+  }
+
+  /**
+   * The ids of the objects reachable from `include` and not from `exclude`
+   * (the set `git rev-list --objects --use-bitmap-index` lists), answered from
+   * the MIDX chain's `.bitmap` files where they cover a commit and by walking
+   * elsewhere. Bitmaps that fail to load are warnings and a walk.
+   */
+  async reachableObjects(options: import('./reach.js').ReachOptions): Promise<string[]> {
+    return (await this.reach()).reachableObjects(options);
+  }
+
+  /** The same objects counted by type (`git rev-list --objects --count`, split by type). */
+  async countObjects(options: import('./reach.js').ReachOptions): Promise<import('./reach.js').ObjectCounts> {
+    return (await this.reach()).countObjects(options);
+  }
+  // --- end reachability ---
 
   // --- isomorphic-git's readObject (shapes in src/object/ts) ---
 

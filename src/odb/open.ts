@@ -28,6 +28,7 @@ export async function openOdb(options: OpenOdbOptions): Promise<PublicOdb> {
   return new Odb({
     fs,
     gitdir: options.gitdir,
+    objectsDir: options.objectsDir,
     hash: hashInfo(algorithm),
     codec,
     config,

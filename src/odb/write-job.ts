@@ -24,6 +24,10 @@ export interface Job {
   compact: boolean;
   incremental: boolean;
   bitmap: boolean;
+  /** `--refs-snapshot` file */
+  refsSnapshot?: string;
+  /** also write the `.rev` file (GIT_TEST_MIDX_WRITE_REV) */
+  writeRev: boolean;
   preferredPack?: string;
   version: number;
   writeChainFile: boolean;
@@ -33,6 +37,11 @@ export interface Job {
   from?: string;
   to?: string;
   progress?: Progress;
+  /**
+   * expire (spec 4.10): given the MIDX being rewritten, the `.idx` names of the
+   * packs to leave out of the new one; an empty set means nothing to do
+   */
+  drop?: (m: MidxFile) => Promise<Set<string>>;
 }
 
 /** The MIDX as git loads it before writing: the non-incremental file, else the chain. */
@@ -65,6 +74,12 @@ export interface Plan {
   base: MidxFile | null;
   /** compaction: checksums of the layers above `to`, bottom first */
   aboveTo: string[];
+  /** expire: the `.idx` names left out, in the old MIDX's order */
+  dropped: string[];
+  /** the layer's `.bitmap` (`--bitmap`) */
+  bitmap?: Uint8Array;
+  /** the layer's `.rev` (`--bitmap` with GIT_TEST_MIDX_WRITE_REV) */
+  rev?: Uint8Array;
 }
 
 export class Paths {
@@ -112,6 +127,8 @@ export function writeJob(odb: Odb, o: WriteMidxOptions): Job {
     compact: false,
     incremental,
     bitmap: !!o.bitmap,
+    refsSnapshot: o.refsSnapshot,
+    writeRev: !!o.writeRev,
     preferredPack: o.preferredPack,
     version: parseVersion(odb, o.version, 1),
     writeChainFile,
@@ -133,6 +150,8 @@ export function compactJob(odb: Odb, o: CompactMidxOptions): Job {
     compact: true,
     incremental,
     bitmap: !!o.bitmap,
+    refsSnapshot: o.refsSnapshot,
+    writeRev: !!o.writeRev,
     version: parseVersion(odb, o.version, 2),
     writeChainFile,
     base: o.base,
