@@ -8,6 +8,7 @@
  *                                git's `multi-pack-index` subcommands
  *   cat-file                     git's `cat-file`
  *   stats                        what the database sees: layers, packs, objects
+ *   maintenance                  merge packs and layers as git 2.55's geometric repack does
  *
  * Exit statuses are git's: 0 success, 1 (verify found problems, cat-file -e
  * found nothing), 128 fatal (not a repository, a bad object name, a held
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { openOdb } from '../index.js';
 import { type OptionSpec, parseOptions } from './args.js';
 import { CAT_FILE_OPTIONS, CAT_FILE_USAGE, catFile } from './catfile.js';
+import { MAINTAIN_OPTIONS, MAINTAIN_USAGE, maintainCommand } from './maintain.js';
 import type { CommandContext } from './context.js';
 import { Die, Exit, UsageError } from './errors.js';
 import {
@@ -68,6 +70,7 @@ const COMMANDS: Record<string, Command> = {
   repack: { usages: [REPACK_USAGE], options: REPACK_OPTIONS, run: repackCommand },
   'cat-file': { usages: CAT_FILE_USAGE, options: CAT_FILE_OPTIONS, run: catFile },
   stats: { usages: [STATS_USAGE], options: STATS_OPTIONS, run: statsCommand },
+  maintenance: { usages: [MAINTAIN_USAGE], options: MAINTAIN_OPTIONS, run: maintainCommand },
 };
 
 const TOP_USAGES = [
@@ -79,19 +82,28 @@ const TOP_USAGES = [
   'midx-odb [<options>] cat-file (-t | -s | -p | -e) <object>',
   'midx-odb [<options>] cat-file (--batch | --batch-check)[=<format>] [--batch-all-objects]',
   'midx-odb [<options>] stats [--json]',
+  MAINTAIN_USAGE,
 ];
 
 /**
  * An --object-dir as git takes it (real_pathdup): absolute, symbolic links
- * resolved; a directory that does not exist is an error, as git reports it
- * when it adds the directory as an alternate.
+ * resolved component by component; a missing directory on the way is fatal
+ * (`Invalid path`), a missing last component is the error git gives when it
+ * adds the directory as an alternate.
  */
 function realObjectDir(dir: string): string {
-  try {
-    return fs.realpathSync(dir);
-  } catch {
-    throw new Die('', 128, [`error: object directory ${dir} does not exist; check .git/objects/info/alternates`]);
+  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
+  let real: string = path.sep;
+  for (let i = 0; i < parts.length; i++) {
+    const next = path.join(real, parts[i]);
+    try {
+      real = fs.realpathSync(next);
+    } catch {
+      if (i < parts.length - 1) throw new Die(`Invalid path '${next}': No such file or directory`);
+      throw new Die('', 128, [`error: object directory ${next} does not exist; check .git/objects/info/alternates`]);
+    }
   }
+  return real;
 }
 
 function version(): string {

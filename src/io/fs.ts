@@ -171,6 +171,8 @@ function descriptorHandle(client: any, fd: number) {
 /** What a stat result describes, for the message of a NotAFileError; null for a regular file. */
 function notAFile(st: any): string | null {
   if (!st) return null;
+  // a handle whose stat cannot tell (an OPFS access handle) opened a file
+  if (typeof st.isFile !== 'function' && st.type === undefined) return null;
   const is = (m: string) => typeof st[m] === 'function' && st[m]();
   if (typeof st.isFile === 'function' ? st.isFile() : st.type === 'file') return null;
   if (is('isDirectory') || st.type === 'dir') return 'a directory';
@@ -441,33 +443,18 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       }
     },
     async open(path) {
-      if (syncIo) {
-        let fd: number;
-        try {
-          fd = await retryOnFileTableFull(() => syncIo.openSync(path, readFlags));
-        } catch (err) {
-          throw openFailure(path, err);
-        }
-        let st;
-        try {
-          st = syncIo.fstatSync(fd);
-        } catch (err) {
-          syncIo.closeSync(fd);
-          throw err;
-        }
-        const what = notAFile(st);
-        if (what) {
-          syncIo.closeSync(fd);
-          throw new NotAFileError(path, `is ${what}, not a regular file`);
-        }
-        const size = Number(st.size);
+      /**
+       * A synchronous file over `readAt(buf, off, len, pos)` (bytes read):
+       * node's and memfs's readSync, or a handle's readSync (createOpfsFs).
+       */
+      const syncFile = (size: number, readAt: (buf: Uint8Array, off: number, len: number, pos: number) => number, closeIt: () => void): RandomAccessFile => {
         let closed = false;
         /** reads [pos, pos+len) into buf[0, len) */
         const fill = (buf: Uint8Array, pos: number, len: number): Uint8Array => {
           if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
           let done = 0;
           while (done < len) {
-            const n = syncIo.readSync(fd, buf, done, len - done, pos + done);
+            const n = readAt(buf, done, len - done, pos + done);
             if (!n) throw shortRead(path, pos, len, pos + done);
             done += n;
           }
@@ -492,10 +479,36 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
           close() {
             if (!closed) {
               closed = true;
-              syncIo.closeSync(fd);
+              closeIt();
             }
           },
         };
+      };
+      if (syncIo) {
+        let fd: number;
+        try {
+          fd = await retryOnFileTableFull(() => syncIo.openSync(path, readFlags));
+        } catch (err) {
+          throw openFailure(path, err);
+        }
+        let st;
+        try {
+          st = syncIo.fstatSync(fd);
+        } catch (err) {
+          syncIo.closeSync(fd);
+          throw err;
+        }
+        const what = notAFile(st);
+        if (what) {
+          syncIo.closeSync(fd);
+          throw new NotAFileError(path, `is ${what}, not a regular file`);
+        }
+        const size = Number(st.size);
+        return syncFile(
+          size,
+          (buf, off, len, pos) => syncIo.readSync(fd, buf, off, len, pos),
+          () => syncIo.closeSync(fd),
+        );
       }
       if (hasOpen) {
         let fh;
@@ -518,6 +531,14 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
           throw new NotAFileError(path, `is ${what}, not a regular file`);
         }
         const size = Number(st.size);
+        // a handle that reads synchronously (createOpfsFs's, over FileSystemSyncAccessHandle)
+        if (typeof fh.readSync === 'function') {
+          return syncFile(
+            size,
+            (buf, off, len, pos) => fh.readSync(buf, off, len, pos),
+            () => void fh.close(),
+          );
+        }
         const readInto = async (buf: Uint8Array, pos: number, len: number) => {
           if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
           let done = 0;
