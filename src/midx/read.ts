@@ -9,6 +9,7 @@
 import { CorruptError } from '../errors.js';
 import type { RandomAccessFile } from '../io/fs.js';
 import { compareBytewise, compareOid, fanoutLowerBound, searchOid, type HashInfo, toHex } from '../oid.js';
+import { type Codec, fileTrailerMatches } from '../zlib/index.js';
 import {
   type ChunkRange,
   CHUNK_LOFF,
@@ -121,6 +122,10 @@ export class MidxFile {
     const toc = await read(MIDX_HEADER_SIZE, tocLen);
     const parsed = parseToc(toc, numChunks, size, H);
     if (typeof parsed === 'string') throw fail(parsed, false);
+    // the checksum follows the last chunk: bytes in between are not a MIDX's
+    // (git does not look; refusing them bounds every later read of the file)
+    const end = parsed.length ? parsed[parsed.length - 1].offset + parsed[parsed.length - 1].size : MIDX_HEADER_SIZE + tocLen;
+    if (end !== size - H) throw fail(`multi-pack-index chunks end at ${end}, but the file has ${size - H - end} more bytes before its checksum`, false);
     const chunks = new Map<number, ChunkRange>();
     for (const c of parsed) chunks.set(c.id, c);
     const pnam = chunks.get(CHUNK_PNAM);
@@ -288,6 +293,14 @@ export class MidxFile {
     const c = this.chunks.get(id);
     if (!c) return null;
     return this.raf.read(c.offset, c.size);
+  }
+
+  /**
+   * Whether the trailing checksum matches the bytes before it, hashed 1 MiB
+   * at a time (memory stays flat whatever the file's size).
+   */
+  checksumMatches(codec: Codec): Promise<boolean> {
+    return fileTrailerMatches(codec, this.hash.algorithm, this.raf, this.hash.rawLength);
   }
 
   /** Every byte of the file (for verification and hashing). */

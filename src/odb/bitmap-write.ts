@@ -30,7 +30,7 @@ import type { MidxFile } from '../midx/read.js';
 import { type LayerBitmap, parseLayerBitmap } from '../midx/bitmap/read.js';
 import { compareOid, fromHex, isHex, toHex } from '../oid.js';
 import type { Odb } from './odb.js';
-import { PackIndex } from '../pack/idx.js';
+import { readPackIndex } from '../pack/idx.js';
 import { reverseIndex } from './reach.js';
 import { listRefs } from './refs.js';
 
@@ -108,7 +108,7 @@ async function oldNameHashes(odb: Odb, input: LayerBitmapInput): Promise<((oid: 
   for (const { stem } of packs) {
     try {
       const idxPath = join(odb.packDir, `${stem}.idx`);
-      const idx = PackIndex.parse(idxPath, await odb.fs.readFile(idxPath), odb.hash);
+      const idx = await readPackIndex(odb.fs, idxPath, odb.hash);
       const bytes = await odb.fs.readFile(join(odb.packDir, `${stem}.bitmap`));
       const bitmap = parseLayerBitmap(stem, bytes, odb.hash, null, 0, idx.count);
       return (oid) => {
