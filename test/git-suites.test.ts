@@ -1,13 +1,13 @@
 /**
- * git 2.55's own MIDX test scripts (t5319, t5334, t5335, t7705) with every
+ * git 2.55's own MIDX test scripts (t5319, t5334, t5335, t7705, and the bitmap
+ * suites t5326, t5327, t5332) with every
  * `git multi-pack-index ...` they run sent to our CLI (dist/cli/main.js),
  * while git 2.55 does everything else and reads what we wrote:
  * ../shared/git-2.55/run-git-tests.sh --route dist/cli/main.js.
  *
- * Every case must pass except those listed in EXPECTED_FAILURES (none now).
- * The test also fails when a listed case starts passing, so the list stays
- * honest: remove it from the list then. Skipped only when git 2.55 cannot be
- * set up.
+ * Every case must pass except those listed in EXPECTED_FAILURES (none today). The test also
+ * fails when a listed case starts passing, so the list stays honest: remove
+ * it from the list then. Skipped only when git 2.55 cannot be set up.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -21,12 +21,12 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KIT = path.join(ROOT, '..', 'shared', 'git-2.55');
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 
-const SCRIPTS: Record<string, number> = { t5319: 98, t5334: 22, t5335: 14, t7705: 15 };
+const SCRIPTS: Record<string, number> = { t5319: 98, t5334: 22, t5335: 14, t7705: 15, t5326: 357, t5327: 314, t5332: 14 };
 
 /**
- * `<script> <number> - <title>` of the cases allowed to fail. Empty: all 149
- * pass (the five that needed a multi-pack `.bitmap` pass since the CLI writes
- * it). A case added here must say why.
+ * `<script> <number> - <title>` of cases allowed to fail. Empty: every case of the
+ * seven scripts passes through our CLI (the bitmap cases since the .bitmap writer).
+ * A case added here must say why, and the test fails once it passes again.
  */
 const EXPECTED_FAILURES: string[] = [];
 
@@ -39,7 +39,7 @@ const available = kitAvailable();
 
 describe("git 2.55's MIDX test scripts through our CLI", () => {
   it.skipIf(!available)(
-    't5319 t5334 t5335 t7705: every case passes (but any listed)',
+    't5319 t5334 t5335 t7705 t5326 t5327 t5332: every case passes',
     () => {
       expect(fs.existsSync(CLI)).toBe(true);
       // the scripts' trash directories go to a directory of our own: the kit is shared,

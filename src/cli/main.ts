@@ -8,6 +8,7 @@
  *                                git's `multi-pack-index` subcommands
  *   cat-file                     git's `cat-file`
  *   stats                        what the database sees: layers, packs, objects
+ *   maintenance                  merge packs and layers as git 2.55's geometric repack does
  *
  * Exit statuses are git's: 0 success, 1 (verify found problems, cat-file -e
  * found nothing), 128 fatal (not a repository, a bad object name, a held
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { openOdb } from '../index.js';
 import { type OptionSpec, parseOptions } from './args.js';
 import { CAT_FILE_OPTIONS, CAT_FILE_USAGE, catFile } from './catfile.js';
+import { MAINTAIN_OPTIONS, MAINTAIN_USAGE, maintainCommand } from './maintain.js';
 import type { CommandContext } from './context.js';
 import { Die, Exit, UsageError } from './errors.js';
 import {
@@ -68,6 +70,7 @@ const COMMANDS: Record<string, Command> = {
   repack: { usages: [REPACK_USAGE], options: REPACK_OPTIONS, run: repackCommand },
   'cat-file': { usages: CAT_FILE_USAGE, options: CAT_FILE_OPTIONS, run: catFile },
   stats: { usages: [STATS_USAGE], options: STATS_OPTIONS, run: statsCommand },
+  maintenance: { usages: [MAINTAIN_USAGE], options: MAINTAIN_OPTIONS, run: maintainCommand },
 };
 
 const TOP_USAGES = [
@@ -79,6 +82,7 @@ const TOP_USAGES = [
   'midx-odb [<options>] cat-file (-t | -s | -p | -e) <object>',
   'midx-odb [<options>] cat-file (--batch | --batch-check)[=<format>] [--batch-all-objects]',
   'midx-odb [<options>] stats [--json]',
+  MAINTAIN_USAGE,
 ];
 
 /**
