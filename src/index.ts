@@ -84,5 +84,6 @@ export async function openOdb(options: OpenOdbOptions): Promise<Odb> {
     config,
     onWarning: options.onWarning,
     deltaBaseCacheBytes: options.deltaBaseCacheBytes,
+    missRecheckMs: options.missRecheckMs,
   });
 }

@@ -58,6 +58,12 @@ export interface Fs {
   readdir(path: string): Promise<string[] | null>;
   /** null when nothing is there */
   stat(path: string): Promise<FileStat | null>;
+  /**
+   * The same, synchronously: only for clients that have `statSync` (node's fs,
+   * memfs). Hot paths (a miss's change check, a loose lookup) use it to spare a
+   * trip through the thread pool; they fall back to `stat` where it is absent.
+   */
+  statSync?(path: string): FileStat | null;
   open(path: string): Promise<RandomAccessFile>;
   writeFile(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
   /**
@@ -105,6 +111,13 @@ function promisify(fn: AnyFn, self: unknown): AnyFn {
     new Promise((resolve, reject) => {
       fn.call(self, ...args, (err: unknown, value: unknown) => (err ? reject(err) : resolve(value)));
     });
+}
+
+function toFileStat(s: any): FileStat {
+  const isFile = typeof s.isFile === 'function' ? s.isFile() : s.type === 'file';
+  const isDirectory = typeof s.isDirectory === 'function' ? s.isDirectory() : s.type === 'dir';
+  const mtimeMs = typeof s.mtimeMs === 'number' ? s.mtimeMs : s.mtime instanceof Date ? s.mtime.getTime() : Number(s.mtime ?? 0);
+  return { size: Number(s.size), mtimeMs, isFile, isDirectory };
 }
 
 export function isNotFound(err: unknown): boolean {
@@ -225,6 +238,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       ? client
       : null;
   const hasOpen = typeof p.open === 'function';
+  const statSyncFn = typeof client.statSync === 'function' ? client.statSync : null;
   let scratch = new Uint8Array(64 * 1024);
 
   const fs: Fs = {
@@ -254,16 +268,24 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
     async stat(path) {
       try {
-        const s = await p.stat(path);
-        const isFile = typeof s.isFile === 'function' ? s.isFile() : s.type === 'file';
-        const isDirectory = typeof s.isDirectory === 'function' ? s.isDirectory() : s.type === 'dir';
-        const mtimeMs = typeof s.mtimeMs === 'number' ? s.mtimeMs : s.mtime instanceof Date ? s.mtime.getTime() : Number(s.mtime ?? 0);
-        return { size: Number(s.size), mtimeMs, isFile, isDirectory };
+        return toFileStat(await p.stat(path));
       } catch (err) {
         if (isNotFound(err)) return null;
         throw err;
       }
     },
+    statSync: statSyncFn
+      ? (path: string) => {
+          try {
+            // node answers a missing path with undefined instead of building an error
+            const s = statSyncFn.call(client, path, { throwIfNoEntry: false });
+            return s ? toFileStat(s) : null;
+          } catch (err) {
+            if (isNotFound(err)) return null;
+            throw err;
+          }
+        }
+      : undefined,
     async open(path) {
       if (syncIo) {
         const fd = await retryOnFileTableFull(() => syncIo.openSync(path, 'r'));

@@ -39,9 +39,15 @@ export class LooseBackend {
     return join(this.objectsDir, hex.slice(0, 2), hex.slice(2));
   }
 
+  /** The file's bytes, null when it is absent (a synchronous stat answers a miss where the fs has one). */
+  private async fileOf(file: string): Promise<Uint8Array | null> {
+    if (this.fs.statSync && !this.fs.statSync(file)) return null;
+    return this.fs.tryReadFile(file);
+  }
+
   async read(hex: string): Promise<RawObject | null> {
     const file = this.pathOf(hex);
-    const compressed = await this.fs.tryReadFile(file);
+    const compressed = await this.fileOf(file);
     if (!compressed) return null;
     let bytes: Uint8Array;
     try {
@@ -57,7 +63,7 @@ export class LooseBackend {
 
   async readHeader(hex: string): Promise<{ type: number; size: number } | null> {
     const file = this.pathOf(hex);
-    const compressed = await this.fs.tryReadFile(file);
+    const compressed = await this.fileOf(file);
     if (!compressed) return null;
     const head = this.codec.inflatePrefix(compressed, 64);
     const h = parseHeader(head, file);
@@ -66,7 +72,8 @@ export class LooseBackend {
   }
 
   async exists(hex: string): Promise<boolean> {
-    const st = await this.fs.stat(this.pathOf(hex));
+    const path = this.pathOf(hex);
+    const st = this.fs.statSync ? this.fs.statSync(path) : await this.fs.stat(path);
     return !!st && st.isFile;
   }
 

@@ -26,6 +26,7 @@ export interface OdbInit {
   config: GitConfig;
   onWarning?: (w: OdbWarning) => void;
   deltaBaseCacheBytes?: number;
+  missRecheckMs?: number;
 }
 
 /** Nested REF_DELTA resolutions across packs before the chain is called cyclic. */
@@ -63,6 +64,7 @@ export class Odb {
   /** the object directories of objects/info/alternates (recursively), read on the first miss */
   private alternates: Promise<ObjectStore[]> | null = null;
   private externalDepth = 0;
+  private readonly missRecheckMs: number;
   private closed = false;
 
   constructor(init: OdbInit) {
@@ -85,6 +87,8 @@ export class Odb {
     };
     this.packContext = ctx;
     this.packBackend = new PackBackend(this.fs, this.packDir, ctx, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
+    this.missRecheckMs = init.missRecheckMs ?? 1;
+    this.packBackend.missRecheckMs = this.missRecheckMs;
     this.loose = new LooseBackend(this.fs, this.objectsDir, this.codec, this.hash);
   }
 
@@ -118,9 +122,11 @@ export class Odb {
               this.warn({ file, reason: `object directory ${dir} does not exist; check ${file}` });
               continue;
             }
+            const packBackend = new PackBackend(this.fs, join(dir, 'pack'), this.packContext, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
+            packBackend.missRecheckMs = this.missRecheckMs;
             stores.push({
               objectsDir: dir,
-              packBackend: new PackBackend(this.fs, join(dir, 'pack'), this.packContext, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true)),
+              packBackend,
               loose: new LooseBackend(this.fs, dir, this.codec, this.hash),
             });
             await visit(dir, depth + 1);
@@ -379,7 +385,7 @@ export class Odb {
     const p = prefix.toLowerCase();
     let found = await this.matches(p);
     if (found.size === 0) {
-      await this.refresh();
+      await this.refreshOnMiss();
       found = await this.matches(p);
     }
     if (found.size === 0) throw new NotFoundError(p, 'short object id');
@@ -436,17 +442,30 @@ export class Odb {
   }
 
   /** Looks for new packs, layers and MIDX files now. Resolves true when something changed. */
-  refresh(): Promise<boolean> {
+  async refresh(): Promise<boolean> {
     this.loose.forgetListings();
     for (const alt of this.loadedAlternates) alt.loose.forgetListings();
-    return this.refreshPacks();
-  }
-
-  /** Refreshes this repository's packs and those of the alternates read so far. */
-  private async refreshPacks(): Promise<boolean> {
     let changed = await this.packBackend.refresh();
     for (const alt of this.loadedAlternates) if (await alt.packBackend.refresh()) changed = true;
     return changed;
+  }
+
+  /**
+   * After a miss: refreshes this repository's packs and those of the alternates
+   * read so far, each skipped when its stat stamp shows nothing changed
+   * (PackBackend.refreshOnMiss).
+   */
+  private async refreshPacks(): Promise<boolean> {
+    let changed = await this.packBackend.refreshOnMiss();
+    for (const alt of this.loadedAlternates) if (await alt.packBackend.refreshOnMiss()) changed = true;
+    return changed;
+  }
+
+  /** refresh() for a miss: loose listings forgotten, packs re-checked through their stamps. */
+  private refreshOnMiss(): Promise<boolean> {
+    this.loose.forgetListings();
+    for (const alt of this.loadedAlternates) alt.loose.forgetListings();
+    return this.refreshPacks();
   }
 
   /** The pack entry of an object in this repository or an alternate. */
@@ -572,7 +591,7 @@ export class Odb {
     const listed = (await this.loose.matching(hex)).length > 0;
     const result = (listed ? await fromLoose() : null) ?? (await fromPack()) ?? (listed ? null : await fromLoose());
     if (result) return result;
-    if (await this.refresh()) {
+    if (await this.refreshOnMiss()) {
       const again = (await fromLoose()) ?? (await fromPack());
       if (again) return again;
     }
