@@ -116,6 +116,11 @@ export class Pack {
     return this.fileOpening;
   }
 
+  /** The bytes [at, at+len): one positional read (into the shared scratch buffer on synchronous files: consume them before the next read). */
+  private bytesAt(f: RandomAccessFile, at: number, len: number): Uint8Array | Promise<Uint8Array> {
+    return f.readScratch ? f.readScratch(at, len) : f.read(at, len);
+  }
+
   /** The byte range [offset, end) of the entry at `offset`, validated. */
   private entryEnd(idx: PackIndex, offset: number): number {
     if (offset < 12 || offset >= this.packEnd) throw new CorruptError(this.packPath, `offset ${offset} is outside the pack's entries (12..${this.packEnd})`);
@@ -157,12 +162,8 @@ export class Pack {
         }
       }
       const end = this.entryEnd(idx, at);
-      let bytes: Uint8Array;
-      if (f.readScratch) bytes = f.readScratch(at, end - at);
-      else {
-        const r = f.read(at, end - at);
-        bytes = sync(r) ? r : await r;
-      }
+      const r = this.bytesAt(f, at, end - at);
+      const bytes = sync(r) ? r : await r;
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
       const data = this.inflate(bytes.subarray(h.headerLength), h.size, at);
@@ -226,14 +227,11 @@ export class Pack {
         if (size < 0) size = cached.data.length;
         return found(cached.type);
       }
-      const end = this.entryEnd(idx, at);
-      const len = Math.min(end - at, HEADER_PROBE + H);
-      let bytes: Uint8Array;
-      if (f.readScratch) bytes = f.readScratch(at, len);
-      else {
-        const r = f.read(at, len);
-        bytes = sync(r) ? r : await r;
-      }
+      // bounds only: as git, the walk trusts the offsets it is given (read() checks each is an entry's start)
+      if (at < 12 || at >= this.packEnd) throw new CorruptError(this.packPath, `offset ${at} is outside the pack's entries (12..${this.packEnd})`);
+      const len = Math.min(this.packEnd - at, HEADER_PROBE + H);
+      const r = this.bytesAt(f, at, len);
+      const bytes = sync(r) ? r : await r;
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
       if (h.type !== OBJ_OFS_DELTA && h.type !== OBJ_REF_DELTA) {
@@ -246,6 +244,7 @@ export class Pack {
         let head = this.ctx.codec.inflatePrefix(bytes.subarray(h.headerLength), 32);
         let sizes = deltaSizes(head);
         if (!sizes) {
+          const end = this.entryEnd(idx, at);
           const whole = await f.read(at, end - at);
           head = this.inflate(whole.subarray(h.headerLength), h.size, at);
           sizes = deltaSizes(head);
