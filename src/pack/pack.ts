@@ -12,7 +12,7 @@ import { compareOid, toHex } from '../oid.js';
 import type { Codec } from '../zlib/index.js';
 import type { CachedObject, DeltaBaseCache } from '../odb/cache.js';
 import { DeltaBaseCache as Cache } from '../odb/cache.js';
-import { applyDelta, deltaSizes } from './delta.js';
+import { applyDeltaInto, checkedResultSize, deltaSizes } from './delta.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
 import { PackIndex } from './idx.js';
 
@@ -36,6 +36,26 @@ const MAX_CHAIN = 10000;
 const HEADER_PROBE = 256;
 
 let nextPackId = 1;
+
+/**
+ * Intermediate results of a chain kept as bases: every CACHE_EVERY-th level from
+ * the base, and the one under the top. A read that lands in a chain then applies
+ * at most CACHE_EVERY - 1 deltas more than with every level kept, and a chain of
+ * 50 copies 13 buffers instead of 49: allocation, not delta replay, was the cost.
+ */
+const CACHE_EVERY = 4;
+
+/** two buffers reused for the intermediate results of delta chains */
+const scratch: Uint8Array[] = [new Uint8Array(1 << 16), new Uint8Array(1 << 16)];
+
+/** A scratch buffer of at least `size` bytes that is not `avoid`'s. Big results get a buffer of their own, kept no longer than the read. */
+function scratchFor(size: number, avoid: Uint8Array): Uint8Array {
+  const k = scratch[0].buffer === avoid.buffer ? 1 : 0;
+  if (scratch[k].length >= size) return scratch[k];
+  if (size > 1 << 22) return new Uint8Array(size);
+  scratch[k] = new Uint8Array(Math.max(size, scratch[k].length * 2));
+  return scratch[k];
+}
 
 function sync<T>(x: T | Promise<T>): x is T {
   return !(x instanceof Promise);
@@ -191,14 +211,26 @@ export class Pack {
       if (deltas.length > 0) cache.set(Cache.key(this.id, at), base);
       break;
     }
-    // apply the deltas from the base up; every intermediate result is a base worth caching
-    let obj = base;
-    cache.setType(keys, obj.type);
+    // apply the deltas from the base up, the intermediate results in two reused
+    // buffers (the loop never awaits, so they cannot be shared by two reads); the
+    // results kept as bases for later reads are copies, every CACHE_EVERY levels
+    const type = base.type;
+    cache.setType(keys, type);
+    let cur = base.data;
     for (let i = deltas.length - 1; i >= 0; i--) {
-      obj = { type: obj.type, data: applyDelta(obj.data, deltas[i], this.packPath) };
-      if (i > 0) cache.set(keys[i], obj);
+      const size = checkedResultSize(cur, deltas[i], this.packPath);
+      if (i === 0) {
+        const out = new Uint8Array(size);
+        applyDeltaInto(cur, deltas[i], out, this.packPath);
+        return { type, data: out };
+      }
+      const buf = scratchFor(size, cur);
+      applyDeltaInto(cur, deltas[i], buf, this.packPath);
+      cur = buf.subarray(0, size);
+      if ((deltas.length - i) % CACHE_EVERY === 0 || i === 1) cache.set(keys[i], { type, data: cur.slice() });
     }
-    return obj;
+    // no delta: the object was inflated by this read
+    return base;
   }
 
   /** Type and size of the object at `offset`, reading entry headers only (and the first bytes of the top delta). */
