@@ -4,13 +4,7 @@
  * loose objects.
  */
 
-import { configGet, parseConfig } from './config.js';
-import { UnsupportedError } from './errors.js';
-import { join, normalizeFs } from './io/fs.js';
-import { hashInfo, type HashAlgorithm } from './oid.js';
-import { Odb } from './odb/odb.js';
-import type { OpenOdbOptions } from './types.js';
-import { loadCodec } from './zlib/index.js';
+export { openOdb } from './odb/open.js';
 
 export { AmbiguousError, CorruptError, InvalidArgumentError, LockError, MidxOdbError, NotFoundError, UnsupportedError } from './errors.js';
 export type {
@@ -36,7 +30,8 @@ export type {
 } from './types.js';
 export { writePackOfObjects as writePack, writePackOfPacks } from './odb/write-pack.js';
 export type { HashAlgorithm } from './oid.js';
-export { Odb } from './odb/odb.js';
+/** The database openOdb returns (a type: construct it with openOdb). */
+export type { PublicOdb as Odb } from './odb/odb.js';
 export { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';
 export type {
   CommitObject,
@@ -62,28 +57,3 @@ export type {
   TreeObject,
   WrappedObject,
 } from './isogit/index.js';
-
-/** Opens the object database of a git directory. Cheap: packs, indexes and MIDX tables are read on first use. */
-export async function openOdb(options: OpenOdbOptions): Promise<Odb> {
-  if (!options || typeof options.gitdir !== 'string' || !options.gitdir) throw new TypeError('openOdb: `gitdir` is required');
-  const fs = normalizeFs(options.fs, { wholeFileBudget: options.wholeFileBudget });
-  const configBytes = await fs.tryReadFile(join(options.gitdir, 'config'));
-  const config = parseConfig(configBytes ? new TextDecoder().decode(configBytes) : '');
-  let algorithm: HashAlgorithm = options.objectFormat ?? 'sha1';
-  if (!options.objectFormat) {
-    const format = (configGet(config, 'extensions.objectformat') ?? 'sha1').toLowerCase();
-    if (format !== 'sha1' && format !== 'sha256') throw new UnsupportedError(`unknown object format '${format}' in ${join(options.gitdir, 'config')}`);
-    algorithm = format;
-  }
-  const codec = await loadCodec({ forcePako: options.zlib === 'pako' });
-  return new Odb({
-    fs,
-    gitdir: options.gitdir,
-    hash: hashInfo(algorithm),
-    codec,
-    config,
-    onWarning: options.onWarning,
-    deltaBaseCacheBytes: options.deltaBaseCacheBytes,
-    missRecheckMs: options.missRecheckMs,
-  });
-}

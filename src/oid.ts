@@ -76,6 +76,47 @@ export function compareOid(a: Uint8Array, aOff: number, b: Uint8Array, bOff: num
   return 0;
 }
 
+/*
+ * Sorted OID tables. Every table this package searches (a MIDX layer's OIDL chunk,
+ * a .idx's names, a bucket read from either) is entry i at table[first + i * stride],
+ * ascending, with a 256-entry fanout giving each first byte's end. One search for all.
+ */
+
+/**
+ * Position of `key` (H bytes at keyOff) among entries [lo, hi), or -1: git's
+ * `bsearch_hash`, with its probes and its stop at the first equal entry, so that a
+ * corrupt (unsorted) table gives the answer git gives.
+ */
+export function searchOid(table: Uint8Array, first: number, stride: number, lo: number, hi: number, key: Uint8Array, keyOff: number, H: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareOid(table, first + mid * stride, key, keyOff, H);
+    if (c === 0) return mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return -1;
+}
+
+/** searchOid within the fanout bucket of the key's first byte. */
+export function fanoutSearch(fanout: Uint32Array, table: Uint8Array, first: number, stride: number, key: Uint8Array, keyOff: number, H: number): number {
+  const b = key[keyOff];
+  return searchOid(table, first, stride, b === 0 ? 0 : fanout[b - 1], fanout[b], key, keyOff, H);
+}
+
+/** First position in the fanout bucket of prefix[0] whose entry is >= `prefix` over `len` bytes. */
+export function fanoutLowerBound(fanout: Uint32Array, table: Uint8Array, first: number, stride: number, prefix: Uint8Array, len: number): number {
+  const b = prefix[0];
+  let lo = b === 0 ? 0 : fanout[b - 1];
+  let hi = fanout[b];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareOid(table, first + mid * stride, prefix, 0, len) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Bytewise (strcmp) order of two strings' UTF-8 encodings, as git orders pack names. */
 export function compareBytewise(a: string, b: string): number {
   const enc = new TextEncoder();

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildMixedRepo } from './gitrepo.js';
-import { type Fixture, copyRepo, fixtures, git, GIT_ENV, tmpdir } from './helpers.js';
+import { type Fixture, chainLines, copyRepo, fixtures, git, GIT_ENV, tmpdir } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** the built command; MIDX_ODB_CLI points elsewhere (a private build: `tsc --outDir`) */
@@ -446,11 +446,6 @@ describe('finding the repository', () => {
 
 function midxCatCheck(gitdir: string): Buffer {
   return gitr(['--git-dir', gitdir, '-c', 'core.multiPackIndex=true', 'cat-file', '--batch-all-objects', '--batch-check']).stdout;
-}
-
-function chainLines(gitdir: string): string[] {
-  const f = path.join(gitdir, 'objects', 'pack', 'multi-pack-index.d', 'multi-pack-index-chain');
-  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
 }
 
 function copyOf(name: string): string {

@@ -53,15 +53,39 @@ export function gitHash(algorithm: string, type: string, data: Uint8Array): stri
   return crypto.createHash(algorithm).update(`${type} ${data.length}\0`).update(data).digest('hex');
 }
 
-/** A fresh temporary directory, removed by the returned cleanup. */
+const made: string[] = [];
+let cleanupArmed = false;
+
+/**
+ * A fresh temporary directory. Every directory made here is removed when the
+ * test worker exits (set MIDX_ODB_KEEP_TMP=1 to keep them for a post-mortem).
+ */
 export function tmpdir(prefix = 'midx-odb-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  if (!cleanupArmed) {
+    cleanupArmed = true;
+    process.once('exit', () => {
+      if (process.env.MIDX_ODB_KEEP_TMP) return;
+      for (const dir of made) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+    });
+  }
+  return d;
 }
 
-/** Copies a fixture's repo.git into a temporary directory (writable copies of every file). */
-export function copyRepo(f: Fixture): string {
+/** The lines of a gitdir's incremental chain file (multi-pack-index-chain), [] when there is none. */
+export function chainLines(gitdir: string): string[] {
+  const f = path.join(gitdir, 'objects', 'pack', 'multi-pack-index.d', 'multi-pack-index-chain');
+  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+/**
+ * Copies a fixture's repo.git (or any gitdir) into a temporary directory: writable
+ * copies of every file; with `preserveTimestamps`, mtimes kept (git orders packs by them).
+ */
+export function copyRepo(f: Fixture | string, options: { preserveTimestamps?: boolean } = {}): string {
   const dest = path.join(tmpdir(), 'repo.git');
-  fs.cpSync(f.gitdir, dest, { recursive: true });
+  fs.cpSync(typeof f === 'string' ? f : f.gitdir, dest, { recursive: true, preserveTimestamps: !!options.preserveTimestamps });
   for (const file of walk(dest)) fs.chmodSync(file, 0o644);
   return dest;
 }

@@ -18,7 +18,7 @@ import { LockError, openOdb, withMidxHook } from '../src/index.js';
 import { gitdirOfPackIndex, insideWorkTree } from '../src/isogit/hook.js';
 import { normalizeFs } from '../src/io/fs.js';
 import { startGitHttpServer, type GitHttpServer } from './httpserver.js';
-import { git as sysGit, gitRun, parseBatch, tmpdir } from './helpers.js';
+import { chainLines, git as sysGit, gitRun, parseBatch, tmpdir } from './helpers.js';
 
 const scratch: string[] = [];
 afterAll(() => {
@@ -28,11 +28,6 @@ function temp(): string {
   const d = tmpdir('midx-odb-hook-');
   scratch.push(d);
   return d;
-}
-
-function chainLines(gitdir: string): string[] {
-  const f = path.join(gitdir, 'objects/pack/multi-pack-index.d/multi-pack-index-chain');
-  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
 }
 
 /** A source repository: a work tree pushing to a bare repository under `root/serve`. */

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import git from 'isomorphic-git';
 import { openOdb } from '../src/index.js';
-import type { ReadObjectFormat } from '../src/isogit/shapes.js';
+import type { ReadObjectFormat } from '../src/object/shapes.js';
 import { expectedObjects, fixtures, git as sysGit, isogitReadableGitdir, tmpdir } from './helpers.js';
 
 const FORMATS: ReadObjectFormat[] = ['deflated', 'wrapped', 'content', 'parsed'];

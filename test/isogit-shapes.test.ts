@@ -28,9 +28,9 @@ import {
   toReadTreeResult,
   wrapObject,
   type ReadObjectFormat,
-} from '../src/isogit/shapes.js';
+} from '../src/object/shapes.js';
 import { CorruptError } from '../src/errors.js';
-import { compareCodePoints, isUnsafeEntryName, parseCommit, parseTag, parseTree } from '../src/isogit/parse.js';
+import { compareCodePoints, isUnsafeEntryName, parseCommit, parseTag, parseTree } from '../src/object/parse.js';
 import { isogitReadableGitdir } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/git/', import.meta.url));

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, openOdb } from '../src/index.js';
 import { expectedPackSize } from '../src/odb/repack.js';
-import { GIT_ENV, parseBatch, tmpdir } from './helpers.js';
+import { copyRepo as copyHelper, GIT_ENV, parseBatch, tmpdir } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 let GIT = 'git';
@@ -47,11 +47,7 @@ function packObjects(gitdir: string, idx: string): string[] {
 }
 
 /** Copies a repository, keeping the packs' mtimes (git's selection depends on them). */
-function copyRepo(src: string): string {
-  const dest = path.join(tmpdir(), 'repo.git');
-  fs.cpSync(src, dest, { recursive: true, preserveTimestamps: true });
-  return dest;
-}
+const copyRepo = (src: string) => copyHelper(src, { preserveTimestamps: true });
 
 /**
  * Six packs with distinct mtimes (oldest first in creation order) and a MIDX

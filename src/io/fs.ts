@@ -8,6 +8,7 @@
  */
 
 import { CorruptError, LockError } from '../errors.js';
+import { type AnyFn, errorCode, isPromiseLike } from '../util.js';
 
 export interface FileStat {
   size: number;
@@ -86,11 +87,6 @@ export interface Fs {
   wholeFileBudget: number;
 }
 
-type AnyFn = (...args: any[]) => any;
-
-function isPromiseLike(x: unknown): x is PromiseLike<unknown> {
-  return !!x && typeof (x as { then?: unknown }).then === 'function';
-}
 
 /** isomorphic-git's own test: does readFile() return a promise? */
 function isPromiseApi(obj: any): boolean {
@@ -121,7 +117,7 @@ function toFileStat(s: any): FileStat {
 }
 
 export function isNotFound(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
+  const code = errorCode(err);
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
@@ -144,7 +140,7 @@ async function retryOnFileTableFull<T>(open: () => T | Promise<T>): Promise<T> {
     try {
       return await open();
     } catch (err) {
-      const code = (err as { code?: string }).code;
+      const code = errorCode(err);
       if ((code !== 'EMFILE' && code !== 'ENFILE') || attempt >= 10) throw err;
       await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** Math.min(attempt, 8)));
     }
@@ -253,7 +249,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         // LightningFS resolves a directory read to undefined
         return data == null ? null : toBytes(data);
       } catch (err) {
-        if (isNotFound(err) || (err as { code?: string }).code === 'EISDIR') return null;
+        if (isNotFound(err) || errorCode(err) === 'EISDIR') return null;
         throw err;
       }
     },
@@ -382,7 +378,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       await p.writeFile(path, data, mode === undefined ? undefined : { mode });
     },
     async openWrite(path) {
-      const exists = (err: unknown) => (err as { code?: string }).code === 'EEXIST';
+      const exists = (err: unknown) => errorCode(err) === 'EEXIST';
       if (syncIo && typeof client.writeSync === 'function') {
         let fd: number;
         try {
@@ -456,7 +452,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
     async createExclusive(path, data = new Uint8Array(0), mode) {
       const bytes = toBytes(data);
-      const exists = (err: unknown) => (err as { code?: string }).code === 'EEXIST';
+      const exists = (err: unknown) => errorCode(err) === 'EEXIST';
       // O_EXCL through a FileHandle API: the client's own promises (even a
       // non-enumerable one, as memfs volumes have), or its promisified open
       const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
@@ -513,7 +509,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       try {
         await p.mkdir(path);
       } catch (err) {
-        if ((err as { code?: string }).code !== 'EEXIST') throw err;
+        if (errorCode(err) !== 'EEXIST') throw err;
       }
     },
     async linkOrCopy(from, to) {
@@ -522,7 +518,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
           await p.link(from, to);
           return;
         } catch (err) {
-          const code = (err as { code?: string }).code;
+          const code = errorCode(err);
           if (code === 'EEXIST') return;
           if (code !== 'ENOSYS' && code !== 'EPERM' && code !== 'EXDEV' && code !== 'ENOTSUP') throw err;
         }

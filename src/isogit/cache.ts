@@ -28,22 +28,14 @@
 
 import type { GitObject, OdbWarning } from '../types.js';
 import { isogitCacheSelfTest, type SelfTestResult } from './selftest.js';
+import { asBuffer } from '../util.js';
+import { type IsogitPackSource, packOfLoaded, readPacked } from './packs.js';
+
+export type { IsogitPackSource } from './packs.js';
 
 /** The versions whose internals this adapter was checked against. */
 export const ISOGIT_VERIFIED = '1.44.11';
 const VERIFIED_RANGE = /^1\.44\.\d+$/;
-
-/** What the adapter needs of the database (Odb implements it). */
-export interface IsogitPackSource {
-  readonly gitdir: string;
-  warn(w: OdbWarning): void;
-  refresh(): Promise<boolean>;
-  loadPackIndexes(): Promise<void>;
-  packOfLoaded(oid: string): string | null;
-  packState(name: string): 'served' | 'broken' | 'unknown';
-  oidsOfPack(name: string): Iterable<string>;
-  readFromPack(oid: string, name: string): Promise<GitObject>;
-}
 
 /** The part of isomorphic-git the runtime check uses. */
 export interface IsogitLike {
@@ -80,10 +72,6 @@ export interface IsogitCacheStats {
   problems: string[];
 }
 
-interface Adapter {
-  stats: IsogitCacheStats;
-  enabled: boolean;
-}
 
 const adapters = new WeakMap<object, Adapter>();
 const selfTests = new WeakMap<object, Promise<SelfTestResult>>();
@@ -92,13 +80,6 @@ const selfTests = new WeakMap<object, Promise<SelfTestResult>>();
 const INDEX_MEMBERS = new Set(['error', 'offsets', 'pack', '_checksumVerification', 'read', 'then']);
 const OFFSETS_MEMBERS = new Set(['has', 'keys', 'then']);
 
-type BufferCtor = { from(data: ArrayBuffer, byteOffset: number, length: number): Uint8Array };
-
-/** A Buffer view (no copy) where a global Buffer exists, as isomorphic-git's parsers need one. */
-function asBuffer(bytes: Uint8Array): Uint8Array {
-  const B = (globalThis as { Buffer?: BufferCtor }).Buffer;
-  return B ? B.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength) : bytes;
-}
 
 /** '/a//b/./c/' -> '/a/b/c' (no `..` resolution: a path with `..` is compared as is). */
 function normalizeDir(p: string): string {
@@ -109,44 +90,54 @@ function normalizeDir(p: string): string {
 
 const PACK_INDEX = /[\\/]objects[\\/]pack[\\/]([^\\/]+\.idx)$/;
 
-/**
- * A `cache` for isomorphic-git commands on the repository of `odb`:
- * `git.log({ fs, dir, cache: createIsogitCache(odb) })`. Keep one per database and
- * reuse it across commands (that is what a cache is for); it holds no file open.
- */
-export function createIsogitCache(odb: IsogitPackSource, options: IsogitCacheOptions = {}): object {
-  const stats: IsogitCacheStats = { symbolRequests: 0, indexes: 0, hasCalls: 0, hits: 0, reads: 0, fallthroughs: 0, enabled: true, problems: [] };
-  const adapter: Adapter = { stats, enabled: true };
-  const ourGitdir = normalizeDir(odb.gitdir);
-  const reported = new Set<string>();
-  const problem = (reason: string) => {
-    if (reported.has(reason)) return;
-    reported.add(reason);
-    stats.problems.push(reason);
-    odb.warn({ file: odb.gitdir, reason: `isomorphic-git cache adapter: ${reason}` });
-  };
-  const disable = (reason: string) => {
-    problem(reason);
-    adapter.enabled = false;
-    stats.enabled = false;
-  };
+/** One cache's state: its database, counters, and whether it still serves. */
+class Adapter {
+  readonly stats: IsogitCacheStats = { symbolRequests: 0, indexes: 0, hasCalls: 0, hits: 0, reads: 0, fallthroughs: 0, enabled: true, problems: [] };
+  enabled = true;
+  readonly ourGitdir: string;
+  /** `.idx` basenames whose stand-in serves nothing: the next lookups fall through */
+  readonly unserved = new Set<string>();
+  private readonly reported = new Set<string>();
 
-  const guard = <T extends object>(obj: T, allowed: Set<string>, what: string): T =>
-    new Proxy(obj, {
-      get(target, key, recv) {
+  constructor(readonly odb: IsogitPackSource) {
+    this.ourGitdir = normalizeDir(odb.gitdir);
+  }
+
+  /** Records (once) that isomorphic-git did something the adapter does not expect. */
+  problem(reason: string): void {
+    if (this.reported.has(reason)) return;
+    this.reported.add(reason);
+    this.stats.problems.push(reason);
+    this.odb.warn({ file: this.odb.gitdir, reason: `isomorphic-git cache adapter: ${reason}` });
+  }
+
+  /** Stops serving: isomorphic-git reads packs itself from now on. */
+  disable(reason: string): void {
+    this.problem(reason);
+    this.enabled = false;
+    this.stats.enabled = false;
+  }
+
+  /** `obj`, reporting a problem when isomorphic-git reads a member outside `allowed`. */
+  guard<T extends object>(obj: T, allowed: Set<string>, what: string): T {
+    return new Proxy(obj, {
+      get: (target, key, recv) => {
         if (typeof key === 'string' && !allowed.has(key) && !(key in target)) {
-          problem(`isomorphic-git read ${what}.${key}, which the stand-in does not have (its internals changed; verified: ${ISOGIT_VERIFIED})`);
+          this.problem(`isomorphic-git read ${what}.${key}, which the stand-in does not have (its internals changed; verified: ${ISOGIT_VERIFIED})`);
         }
         return Reflect.get(target, key, recv);
       },
     });
+  }
 
-  const standIn = (name: string, served: boolean) => {
+  /** What isomorphic-git takes for the loaded index of pack `name` (served: its tables are loaded). */
+  standIn(name: string, served: boolean): object {
+    const { odb, stats } = this;
     const offsets = {
       has(oid: string): boolean {
         stats.hasCalls++;
         if (!served) return false;
-        const hit = typeof oid === 'string' && odb.packOfLoaded(oid) === name;
+        const hit = typeof oid === 'string' && packOfLoaded(odb, oid) === name;
         if (hit) stats.hits++;
         return hit;
       },
@@ -156,88 +147,105 @@ export function createIsogitCache(odb: IsogitPackSource, options: IsogitCacheOpt
     };
     const index = {
       error: undefined,
-      offsets: guard(offsets, OFFSETS_MEMBERS, 'packIndex.offsets'),
+      offsets: this.guard(offsets, OFFSETS_MEMBERS, 'packIndex.offsets'),
       // truthy: isomorphic-git reads the whole .pack only when this is unset
       pack: Promise.resolve(true),
       // settled: no SHA-1 over the whole pack
       _checksumVerification: Promise.resolve(),
       async read({ oid }: { oid: string }) {
         stats.reads++;
-        const obj = await odb.readFromPack(oid, name);
+        const obj = await readPacked(odb, oid);
         // a fresh object per call: isomorphic-git sets `format` and `source` on it
         return { type: obj.type, format: 'content', object: asBuffer(obj.data) };
       },
     };
-    return guard(index, INDEX_MEMBERS, 'packIndex');
-  };
-
-  /** `.idx` basenames whose stand-in serves nothing: the next lookups fall through */
-  const unserved = new Set<string>();
-
-  class PackIndexMap extends Map<string, unknown> {
-    private readonly standIns = new Map<string, Promise<unknown>>();
-    /** filename -> our `.idx` basename, or null for paths we leave to isomorphic-git */
-    private readonly names = new Map<string, string | null>();
-
-    override get(filename: string): unknown {
-      // the hot path: every packed lookup asks once per `.idx` in the directory
-      const memo = this.standIns.get(filename);
-      if (memo && adapter.enabled) return memo;
-      const own = super.get(filename);
-      if (own !== undefined || !adapter.enabled || typeof filename !== 'string') return own;
-      let name = this.names.get(filename);
-      if (name === undefined) {
-        const m = PACK_INDEX.exec(filename);
-        name = m && normalizeDir(filename.slice(0, m.index)) === ourGitdir ? m[1] : null;
-        if (!m && normalizeDir(filename).startsWith(ourGitdir + '/')) problem(`isomorphic-git looked up ${filename}, not a pack index`);
-        if (this.names.size > 10000) this.names.clear();
-        this.names.set(filename, name);
-      }
-      if (name === null) {
-        stats.fallthroughs++;
-        return undefined;
-      }
-      if (unserved.has(name) || odb.packState(name) === 'broken') {
-        stats.fallthroughs++;
-        return undefined;
-      }
-      const idxName = name;
-      const made = (async () => {
-        try {
-          if (odb.packState(idxName) !== 'served') {
-            await odb.loadPackIndexes();
-            // a pack the database does not list yet: a fetch or indexPack just wrote it
-            if (odb.packState(idxName) === 'unknown' && (await odb.refresh())) await odb.loadPackIndexes();
-          }
-        } catch (err) {
-          odb.warn({ file: filename, reason: `isomorphic-git cache adapter: ${(err as Error).message}` });
-        }
-        const served = odb.packState(idxName) === 'served';
-        if (!served) {
-          // no index to serve from: this lookup sees nothing in the pack, the next
-          // ones fall through to isomorphic-git's own loader
-          unserved.add(idxName);
-          this.standIns.delete(filename);
-        }
-        stats.indexes++;
-        return standIn(idxName, served);
-      })();
-      this.standIns.set(filename, made);
-      return made;
-    }
-
-    override delete(filename: string): boolean {
-      const a = this.standIns.delete(filename);
-      return super.delete(filename) || a;
-    }
-
-    override clear(): void {
-      this.standIns.clear();
-      super.clear();
-    }
+    return this.guard(index, INDEX_MEMBERS, 'packIndex');
   }
 
-  const packIndexes = new PackIndexMap();
+  /** The stand-in for `idxName`, once the database has loaded (or failed to load) its tables. */
+  async makeStandIn(filename: string, idxName: string, forget: () => void): Promise<object> {
+    const odb = this.odb;
+    try {
+      if (odb.packState(idxName) !== 'served') {
+        await odb.loadPackIndexes();
+        // a pack the database does not list yet: a fetch or indexPack just wrote it
+        if (odb.packState(idxName) === 'unknown' && (await odb.refresh())) await odb.loadPackIndexes();
+      }
+    } catch (err) {
+      odb.warn({ file: filename, reason: `isomorphic-git cache adapter: ${(err as Error).message}` });
+    }
+    const served = odb.packState(idxName) === 'served';
+    if (!served) {
+      // no index to serve from: this lookup sees nothing in the pack, the next
+      // ones fall through to isomorphic-git's own loader
+      this.unserved.add(idxName);
+      forget();
+    }
+    this.stats.indexes++;
+    return this.standIn(idxName, served);
+  }
+}
+
+/**
+ * The Map isomorphic-git keeps its loaded pack indexes in (cache[Symbol('PackfileCache')]):
+ * for a `.idx` of our gitdir it hands out a stand-in served by the database.
+ */
+class PackIndexMap extends Map<string, unknown> {
+  private readonly standIns = new Map<string, Promise<unknown>>();
+  /** filename -> our `.idx` basename, or null for paths we leave to isomorphic-git */
+  private readonly names = new Map<string, string | null>();
+
+  constructor(private readonly adapter: Adapter) {
+    super();
+  }
+
+  override get(filename: string): unknown {
+    const adapter = this.adapter;
+    // the hot path: every packed lookup asks once per `.idx` in the directory
+    const memo = this.standIns.get(filename);
+    if (memo && adapter.enabled) return memo;
+    const own = super.get(filename);
+    if (own !== undefined || !adapter.enabled || typeof filename !== 'string') return own;
+    let name = this.names.get(filename);
+    if (name === undefined) {
+      const m = PACK_INDEX.exec(filename);
+      name = m && normalizeDir(filename.slice(0, m.index)) === adapter.ourGitdir ? m[1] : null;
+      if (!m && normalizeDir(filename).startsWith(adapter.ourGitdir + '/')) adapter.problem(`isomorphic-git looked up ${filename}, not a pack index`);
+      if (this.names.size > 10000) this.names.clear();
+      this.names.set(filename, name);
+    }
+    if (name === null || adapter.unserved.has(name) || adapter.odb.packState(name) === 'broken') {
+      adapter.stats.fallthroughs++;
+      return undefined;
+    }
+    const made = adapter.makeStandIn(filename, name, () => this.standIns.delete(filename));
+    this.standIns.set(filename, made);
+    return made;
+  }
+
+  override delete(filename: string): boolean {
+    const a = this.standIns.delete(filename);
+    return super.delete(filename) || a;
+  }
+
+  override clear(): void {
+    this.standIns.clear();
+    super.clear();
+  }
+}
+
+/**
+ * A `cache` for isomorphic-git commands on the repository of `odb`:
+ * `git.log({ fs, dir, cache: createIsogitCache(odb) })`. Keep one per database and
+ * reuse it across commands (that is what a cache is for); it holds no file open.
+ */
+export function createIsogitCache(odb: IsogitPackSource, options: IsogitCacheOptions = {}): object {
+  const adapter = new Adapter(odb);
+  const stats = adapter.stats;
+  const problem = (reason: string) => adapter.problem(reason);
+  const disable = (reason: string) => adapter.disable(reason);
+
+  const packIndexes = new PackIndexMap(adapter);
   const isPackfileCache = (key: string | symbol) => typeof key === 'symbol' && key.description === 'PackfileCache';
   const cache = new Proxy({} as Record<string | symbol, unknown>, {
     get(target, key, recv) {

@@ -16,11 +16,11 @@
  * Everything else passes through to the client, whose shape is kept.
  */
 
-import type { Odb } from '../odb/odb.js';
+import type { PublicOdb as Odb } from '../odb/odb.js';
 import { normalizePath } from '../io/fs.js';
+import { packOfLoaded } from './packs.js';
 import { proxyClient } from './proxy.js';
-
-type AnyFn = (...args: any[]) => any;
+import { type AnyFn, enoent } from '../util.js';
 
 export interface IsogitFsStats {
   /** loose reads answered ENOENT without I/O */
@@ -29,10 +29,6 @@ export interface IsogitFsStats {
   listingsKept: number;
   /** listings read from the disk */
   listingsRead: number;
-}
-
-function enoent(path: string): Error {
-  return Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT', errno: -2, syscall: 'open', path });
 }
 
 const stats = new WeakMap<object, IsogitFsStats>();
@@ -62,7 +58,7 @@ export function createIsogitFs<T extends object>(fs: T, odb: Odb): T {
     const m = looseRe.exec(normalizePath(path));
     if (!m || m[1] !== objectsDir) return null;
     const oid = m[2] + m[3];
-    return odb.packOfLoaded(oid) ? oid : null;
+    return packOfLoaded(odb, oid) ? oid : null;
   };
   const isPackDir = (path: unknown) => typeof path === 'string' && normalizePath(path) === packDir;
   const dirKey = (st: { mtimeMs?: number; ctimeMs?: number; size?: number; mtime?: unknown } | null | undefined) =>

@@ -31,11 +31,12 @@
  * client itself and on its `promises` (promise-returning and callback styles alike).
  */
 
-import { openOdb } from '../index.js';
+import { openOdb } from '../odb/open.js';
 import { type Fs, join, normalizeFs, normalizePath } from '../io/fs.js';
-import type { Odb } from '../odb/odb.js';
+import type { PublicOdb as Odb } from '../odb/odb.js';
 import type { OpenOdbOptions } from '../types.js';
 import { proxyClient } from './proxy.js';
+import { type AnyFn, isPromiseLike } from '../util.js';
 
 export interface MidxHookOptions {
   /** called after each layer written: its checksum (hex) and the gitdir */
@@ -103,11 +104,6 @@ export function gitdirOfPackIndex(path: unknown): string | null {
   return m[1] === '' ? '/' : m[1];
 }
 
-function isPromiseLike(x: unknown): x is PromiseLike<unknown> {
-  return !!x && typeof (x as { then?: unknown }).then === 'function';
-}
-
-type AnyFn = (...args: unknown[]) => unknown;
 
 /**
  * An fs client for isomorphic-git that writes a MIDX layer after every pack index

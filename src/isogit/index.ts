@@ -19,5 +19,5 @@ export type {
   ReadObjectFormat,
   ReadObjectResult,
   WrappedObject,
-} from './shapes.js';
-export type { CommitObject, GitIdentity, TagObject, TreeEntry, TreeObject } from './parse.js';
+} from '../object/shapes.js';
+export type { CommitObject, GitIdentity, TagObject, TreeEntry, TreeObject } from '../object/parse.js';

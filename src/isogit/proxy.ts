@@ -5,7 +5,7 @@
  * are replaced.
  */
 
-type AnyFn = (...args: any[]) => any;
+import type { AnyFn } from '../util.js';
 
 /**
  * `replace(key, fn, client)` returns the method to use for `client[key]`

@@ -6,6 +6,7 @@
  */
 
 import { createIsogitCache, isogitCacheStats, type IsogitLike, type IsogitPackSource } from './cache.js';
+import { enoent } from '../util.js';
 
 export interface SelfTestResult {
   ok: boolean;
@@ -13,10 +14,6 @@ export interface SelfTestResult {
   reason: string;
   /** git.version() */
   version: string;
-}
-
-function enoent(path: string): Error {
-  return Object.assign(new Error(`ENOENT: no such file or directory, '${path}'`), { code: 'ENOENT', errno: -2, path });
 }
 
 /** A tiny in-memory promise fs client: the files given, reads recorded. */
@@ -100,13 +97,14 @@ export async function isogitCacheSelfTest(git: IsogitLike): Promise<SelfTestResu
     loadPackIndexes: async () => {
       calls.loaded++;
     },
-    packOfLoaded: (o) => {
+    findLoaded: (o) => {
       calls.packOf++;
       return o === oid ? name : null;
     },
+    packListing: files,
     packState: (n) => (n === name ? 'served' : 'unknown'),
     oidsOfPack: (n) => (n === name ? [oid] : []),
-    readFromPack: async (o) => {
+    read: async (o) => {
       calls.read++;
       if (o !== oid) throw new Error(`stub asked for ${o}`);
       return { type: 'blob', data: content.slice() };

@@ -9,6 +9,7 @@ import type { Fs } from '../io/fs.js';
 import { join } from '../io/fs.js';
 import { isHex, type HashInfo } from '../oid.js';
 import { MidxFile, MidxLoadError } from './read.js';
+import { errorCode } from '../util.js';
 
 export const MIDX_NAME = 'multi-pack-index';
 export const MIDX_DIR = 'multi-pack-index.d';
@@ -42,7 +43,7 @@ async function openLayer(fs: Fs, path: string, hash: HashInfo, warn: (w: MidxWar
   try {
     raf = await fs.open(path);
   } catch (err) {
-    const code = (err as { code?: string }).code;
+    const code = errorCode(err);
     if (code !== 'ENOENT' && code !== 'ENOTDIR') warn({ file: path, reason: (err as Error).message });
     return null;
   }

@@ -8,7 +8,7 @@
 
 import { CorruptError } from '../errors.js';
 import type { RandomAccessFile } from '../io/fs.js';
-import { compareBytewise, compareOid, type HashInfo, toHex } from '../oid.js';
+import { compareBytewise, compareOid, fanoutLowerBound, searchOid, type HashInfo, toHex } from '../oid.js';
 import {
   type ChunkRange,
   CHUNK_LOFF,
@@ -206,21 +206,11 @@ export class MidxFile {
   /** Local position of `oid` in this layer, or -1. Synchronous once the tables are loaded. */
   find(oid: Uint8Array, oidOff = 0): number | Promise<number> {
     const b = oid[oidOff];
-    let lo = b === 0 ? 0 : this.fanout[b - 1];
-    let hi = this.fanout[b];
+    const lo = b === 0 ? 0 : this.fanout[b - 1];
+    const hi = this.fanout[b];
     if (lo >= hi) return -1;
     const H = this.hash.rawLength;
-    const oidl = this.oidl;
-    if (oidl) {
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        const c = compareOid(oidl, mid * H, oid, oidOff, H);
-        if (c === 0) return mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-      }
-      return -1;
-    }
+    if (this.oidl) return searchOid(this.oidl, 0, H, lo, hi, oid, oidOff, H);
     return this.findPositional(oid, oidOff, lo, hi);
   }
 
@@ -233,16 +223,8 @@ export class MidxFile {
     const base = this.chunks.get(CHUNK_OIDL)!.offset;
     const r = this.raf.read(base + lo * H, (hi - lo) * H);
     const bucket = maybeSync(r) ? r : await r;
-    let a = 0;
-    let z = hi - lo;
-    while (a < z) {
-      const mid = (a + z) >>> 1;
-      const c = compareOid(bucket, mid * H, oid, oidOff, H);
-      if (c === 0) return lo + mid;
-      if (c < 0) a = mid + 1;
-      else z = mid;
-    }
-    return -1;
+    const at = searchOid(bucket, 0, H, 0, hi - lo, oid, oidOff, H);
+    return at < 0 ? -1 : lo + at;
   }
 
   /** The OID at local position i (tables must be loaded: call loadTables first). */
@@ -258,16 +240,7 @@ export class MidxFile {
 
   /** First local position whose OID is >= prefix over `len` bytes (tables loaded). */
   lowerBound(prefix: Uint8Array, len: number): number {
-    const b = prefix[0];
-    let lo = b === 0 ? 0 : this.fanout[b - 1];
-    let hi = this.fanout[b];
-    const H = this.hash.rawLength;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareOid(this.oidl!, mid * H, prefix, 0, len) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return fanoutLowerBound(this.fanout, this.oidl!, 0, this.hash.rawLength, prefix, len);
   }
 
   /** Local pack-int-id and offset of local position i. Synchronous once tables are loaded. */

@@ -17,13 +17,13 @@
 
 import type { Fs } from '../io/fs.js';
 import { join } from '../io/fs.js';
-import { compareOid, type HashInfo, toHex } from '../oid.js';
+import { compareOid, fanoutSearch, type HashInfo, toHex } from '../oid.js';
 import type { PackIndex } from '../pack/idx.js';
 import { Pack, type PackContext } from '../pack/pack.js';
 import type { Progress, VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
-import type { Codec } from '../zlib/index.js';
+import { type Codec, trailerMatches } from '../zlib/index.js';
 import { loadMidx, MIDX_NAME, type MidxWarning } from './chain.js';
-import { CHUNK_LOFF, CHUNK_OIDL, CHUNK_OOFF, hex32, MIDX_HEADER_SIZE, TOC_ENTRY_SIZE } from './chunks.js';
+import { CHUNK_LOFF, CHUNK_OIDL, CHUNK_OOFF, gitToc, hex32, MIDX_HEADER_SIZE, TOC_ENTRY_SIZE } from './chunks.js';
 import type { MidxFile } from './read.js';
 
 export type { VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
@@ -185,28 +185,8 @@ async function gitTocMessage(fs: Fs, file: string, H: number): Promise<string | 
     if (size < MIDX_HEADER_SIZE + H) return null;
     const r = f.read(0, Math.min(size, MIDX_HEADER_SIZE + TOC_ENTRY_SIZE * 256));
     const head = r instanceof Promise ? await r : r;
-    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    const count = head[6];
-    const limit = BigInt(size - H);
-    const seen = new Set<number>();
-    const entry = (i: number) => {
-      const at = MIDX_HEADER_SIZE + TOC_ENTRY_SIZE * i;
-      if (at + TOC_ENTRY_SIZE > head.length) return null; // git would read past the file
-      return { id: dv.getUint32(at), offset: dv.getBigUint64(at + 4) };
-    };
-    for (let i = 0; i < count; i++) {
-      const e = entry(i);
-      const next = entry(i + 1);
-      if (!e || !next) return null;
-      if (e.id === 0) return 'terminating chunk id appears earlier than expected';
-      if (e.offset % 4n !== 0n) return `chunk id ${hex32(e.id)} not 4-byte aligned`;
-      if (next.offset < e.offset || next.offset > limit) return `improper chunk offset(s) ${e.offset.toString(16)} and ${next.offset.toString(16)}`;
-      if (seen.has(e.id)) return `duplicate chunk ID ${hex32(e.id)} found`;
-      seen.add(e.id);
-    }
-    const last = entry(count);
-    if (last && last.id !== 0) return `final chunk has non-zero id ${hex32(last.id)}`;
-    return null;
+    const toc = gitToc(head.subarray(MIDX_HEADER_SIZE), head[6], size, H);
+    return typeof toc === 'string' ? toc : null;
   } finally {
     await f.close();
   }
@@ -214,18 +194,7 @@ async function gitTocMessage(fs: Fs, file: string, H: number): Promise<string | 
 
 /** git's `bsearch_hash` over one layer: the same probes, so the same answer on a corrupt table. Local position or -1. */
 function bsearchLayer(layer: Layer, oid: Uint8Array, oidOff: number, H: number): number {
-  const fanout = layer.midx.fanout;
-  const b = oid[oidOff];
-  let lo = b === 0 ? 0 : fanout[b - 1];
-  let hi = fanout[b];
-  while (lo < hi) {
-    const mid = lo + ((hi - lo) >>> 1);
-    const c = compareOid(layer.oidl, mid * H, oid, oidOff, H);
-    if (c === 0) return mid;
-    if (c > 0) hi = mid;
-    else lo = mid + 1;
-  }
-  return -1;
+  return fanoutSearch(layer.midx.fanout, layer.oidl, 0, H, oid, oidOff, H);
 }
 
 /**
@@ -398,10 +367,7 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
   for (let k = layers.length - 1; k >= 0; k--) {
     const l = layers[k];
     if (gitOnly && l !== tip) break;
-    const body = l.bytes.subarray(0, l.bytes.length - H);
-    const r = codec.hash(hash.algorithm, body);
-    const sum = r instanceof Promise ? await r : r;
-    if (compareOid(sum, 0, l.bytes, l.bytes.length - H, H) !== 0) report.report('incorrect checksum', at(l, l === tip));
+    if (!(await trailerMatches(codec, hash.algorithm, l.bytes, H))) report.report('incorrect checksum', at(l, l === tip));
   }
 
   // 3. packs: git's prepare_midx_pack needs a `.idx` name and a regular `.pack` beside it

@@ -14,9 +14,11 @@ import { TYPE_NAMES } from '../pack/entry.js';
 import type { PackContext, RawObject } from '../pack/pack.js';
 import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
+import { EMPTY_TREE_SHA1, type ReadableObject, type ReadObjectFormat, type ReadObjectResult, toReadObjectResult } from '../object/shapes.js';
 import { DeltaBaseCache } from './cache.js';
 import { LooseBackend } from './loose.js';
 import { type Located, PackBackend } from './pack.js';
+import { errorCode } from '../util.js';
 
 export interface OdbInit {
   fs: Fs;
@@ -44,18 +46,32 @@ const READ_HEADER: StoreOp<{ type: number; size: number }> = { pack: (l) => l.pa
 /** An object directory: its packs and its loose objects. */
 interface ObjectStore {
   readonly objectsDir: string;
+  /** @internal */
   readonly packBackend: PackBackend;
+  /** @internal */
   readonly loose: LooseBackend;
 }
 
+/**
+ * The database as users see it (what openOdb returns): the class without the
+ * members only the package's own modules use (its fs client, codec, caches and
+ * backends).
+ */
+export type PublicOdb = Omit<Odb, 'fs' | 'codec' | 'cache' | 'packBackend' | 'loose'>;
+
+/** @internal use openOdb; the members below marked internal are not part of the API */
 export class Odb {
+  /** @internal */
   readonly fs: Fs;
   readonly gitdir: string;
   readonly objectsDir: string;
   readonly packDir: string;
   readonly hash: HashInfo;
+  /** @internal */
   readonly codec: Codec;
+  /** the repository's parsed config */
   readonly config: GitConfig;
+  /** @internal */
   readonly cache: DeltaBaseCache;
   readonly packBackend: PackBackend;
   readonly loose: LooseBackend;
@@ -149,6 +165,7 @@ export class Odb {
     for (const alt of await this.alternateStores()) yield alt;
   }
 
+  /** reports a warning to onWarning (a throwing callback is ignored) */
   warn(w: MidxWarning | OdbWarning): void {
     try {
       this.warnFn({ file: w.file, reason: w.reason });
@@ -183,7 +200,7 @@ export class Odb {
     try {
       return await op(loc);
     } catch (err) {
-      const code = (err as { code?: string }).code;
+      const code = errorCode(err);
       const packGone = code === 'ENOENT';
       if (!packGone && !(err instanceof CorruptError)) throw err;
       // is the MIDX offset wrong (a corrupt MIDX) while the pack itself is fine?
@@ -536,11 +553,7 @@ export class Odb {
   }
   // --- end writing ---
 
-  // --- isomorphic-git (src/isogit) ---
-  private isogitShapes: typeof import('../isogit/shapes.js') | null = null;
-  /** packOfLoaded's answers, valid while the pack backend's listing is the same array */
-  private packOfMemo = new Map<string, string>();
-  private packOfMemoToken: unknown = null;
+  // --- isomorphic-git's readObject (shapes in src/object/ts) ---
 
   /**
    * What isomorphic-git 1.44's `git.readObject({ fs, gitdir, oid, format })` returns
@@ -553,7 +566,7 @@ export class Odb {
    * this database reads it from (the MIDX's choice), where isomorphic-git names the
    * first `.idx` in file-name order that lists it.
    */
-  async readObject(args: { oid: string; format?: import('../isogit/shapes.js').ReadObjectFormat }): Promise<import('../isogit/shapes.js').ReadObjectResult> {
+  async readObject(args: { oid: string; format?: ReadObjectFormat }): Promise<ReadObjectResult> {
     const format = args?.format ?? 'content';
     if (format !== 'deflated' && format !== 'wrapped' && format !== 'content' && format !== 'parsed') {
       throw new InvalidArgumentError(`invalid readObject format ${JSON.stringify(format)}`);
@@ -561,20 +574,19 @@ export class Odb {
     const oid = args?.oid;
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
-    const shapes = this.isogitShapes ?? (this.isogitShapes = await import('../isogit/shapes.js'));
-    if (this.hash.algorithm === 'sha1' && hex === shapes.EMPTY_TREE_SHA1) {
-      return shapes.toReadObjectResult(hex, { type: 'tree', data: new Uint8Array(0) }, format, this.codec);
+    if (this.hash.algorithm === 'sha1' && hex === EMPTY_TREE_SHA1) {
+      return toReadObjectResult(hex, { type: 'tree', data: new Uint8Array(0) }, format, this.codec);
     }
     const looseSource = `objects/${hex.slice(0, 2)}/${hex.slice(2)}`;
-    const fromLoose = async (): Promise<import('../isogit/shapes.js').ReadObjectResult | null> => {
+    const fromLoose = async (): Promise<ReadObjectResult | null> => {
       const deflated = format === 'deflated' ? await this.fs.tryReadFile(this.loose.pathOf(hex)) : null;
       const obj = await this.loose.read(hex);
       if (!obj) return null;
-      const readable: import('../isogit/shapes.js').ReadableObject = { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
+      const readable: ReadableObject = { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
       if (deflated) readable.deflated = deflated;
-      return shapes.toReadObjectResult(hex, readable, format, this.codec, looseSource);
+      return toReadObjectResult(hex, readable, format, this.codec, looseSource);
     };
-    const fromPack = async (): Promise<import('../isogit/shapes.js').ReadObjectResult | null> => {
+    const fromPack = async (): Promise<ReadObjectResult | null> => {
       const loc = await this.packBackend.locate(bytes);
       if (!loc) return null;
       let used = loc.pack;
@@ -584,7 +596,7 @@ export class Odb {
       });
       if (!obj) return null;
       const source = `objects/pack/${used.name.replace(/\.idx$/, '.pack')}`;
-      return shapes.toReadObjectResult(hex, { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data }, format, this.codec, source);
+      return toReadObjectResult(hex, { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data }, format, this.codec, source);
     };
     // loose first, as isomorphic-git; the fan-out listing (kept as git keeps its
     // loose cache) spares a failed file read per packed object
@@ -598,6 +610,9 @@ export class Odb {
     throw this.missing(hex);
   }
 
+  // --- end readObject ---
+
+  // --- the loaded tables, synchronously (createIsogitCache's read surface) ---
   /**
    * Loads every MIDX layer's tables and every unindexed pack's `.idx`, so that the
    * synchronous lookups below (which do no I/O) see every pack. For createIsogitCache.
@@ -610,27 +625,20 @@ export class Odb {
   /**
    * The `.idx` name of the pack this database reads `oid` from, from loaded data
    * only (synchronous, no I/O; see loadPackIndexes); null when no loaded pack has it.
-   * Stable between refreshes: concurrent callers get the same answer.
    */
-  packOfLoaded(oid: string): string | null {
-    const b = this.packBackend;
-    if (this.packOfMemoToken !== b.packs) {
-      this.packOfMemo.clear();
-      this.packOfMemoToken = b.packs;
-    }
-    const hit = this.packOfMemo.get(oid);
-    if (hit !== undefined) return hit;
+  findLoaded(oid: string): string | null {
     let bytes: Uint8Array;
     try {
       bytes = parseOid(oid.toLowerCase(), this.hash);
     } catch {
       return null;
     }
-    const loc = b.locateLoaded(bytes);
-    if (!loc) return null;
-    if (this.packOfMemo.size >= 4096) this.packOfMemo.clear();
-    this.packOfMemo.set(oid, loc.pack.name);
-    return loc.pack.name;
+    return this.packBackend.locateLoaded(bytes)?.pack.name ?? null;
+  }
+
+  /** Changes (a new object) whenever the listing of packs findLoaded answers from changes. */
+  get packListing(): object {
+    return this.packBackend.packs;
   }
 
   /**
@@ -646,34 +654,9 @@ export class Odb {
     return b.isLoaded(pack) ? 'served' : 'unknown';
   }
 
-  /** The ids (hex, ascending) packOfLoaded places in the pack `name`. */
+  /** The ids (hex, ascending) findLoaded places in the pack `name`. */
   *oidsOfPack(name: string): Generator<string> {
     for (const oid of this.packBackend.oidsOfPack(name)) yield toHex(oid);
   }
-
-  /**
-   * Reads `oid` from the pack `name` when that is where packOfLoaded places it
-   * (with the usual fallbacks if that pack fails), else wherever the database finds it.
-   */
-  async readFromPack(oid: string, name: string): Promise<GitObject> {
-    const bytes = this.oidBytes(oid);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const loc = this.packBackend.locateLoaded(bytes);
-        if (loc && loc.pack.name === name) {
-          const obj = await this.viaPack(bytes, loc, (l) => l.pack.read(l.offset));
-          if (obj) return { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
-        }
-        return await this.read(oid);
-      } catch (err) {
-        // isomorphic-git's checkout writes every file at once: a pack opened lazily in
-        // the middle of that can meet a full file table. Wait for it to drain, as
-        // graceful-fs does, instead of failing the file.
-        const code = (err as { code?: string }).code;
-        if ((code !== 'EMFILE' && code !== 'ENFILE') || attempt >= 200) throw err;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(100, 2 << Math.min(attempt, 6))));
-      }
-    }
-  }
-  // --- end isomorphic-git ---
+  // --- end loaded tables ---
 }

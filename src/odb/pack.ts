@@ -8,6 +8,7 @@
  * gone, is dropped with a warning and its packs become unindexed packs.
  */
 
+import { trailerMatches } from '../zlib/index.js';
 import type { CorruptError } from '../errors.js';
 import type { FileStat, Fs } from '../io/fs.js';
 import { join } from '../io/fs.js';
@@ -317,9 +318,8 @@ export class PackBackend {
       if (this.checksummed.has(layer)) continue;
       const r = layer.readAll();
       const bytes = r instanceof Promise ? await r : r;
-      const h = this.ctx.codec.hash(this.hash.algorithm, bytes.subarray(0, bytes.length - H));
-      const digest = h instanceof Promise ? await h : h;
-      if (compareOid(digest, 0, layer.checksum, 0, H) !== 0) {
+      const ok = trailerMatches(this.ctx.codec, this.hash.algorithm, bytes, H);
+      if (!(ok instanceof Promise ? await ok : ok)) {
         await this.dropLayers(k, 'multi-pack-index checksum mismatch; the layer and those above it are not used');
         return true;
       }

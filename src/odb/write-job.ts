@@ -5,6 +5,8 @@
  * write-plan.ts; committing the files is write.ts.
  */
 
+import { RIDX_MAGIC } from '../pack/rev.js';
+import { trailerMatches } from '../zlib/index.js';
 import { configGet } from '../config.js';
 import { InvalidArgumentError } from '../errors.js';
 import { isNotFound, join } from '../io/fs.js';
@@ -18,7 +20,6 @@ import type { Odb } from './odb.js';
 
 export const MIDX_PREFIX = 'multi-pack-index-';
 const BITMAP_SIGNATURE = 0x4249544d; // "BITM"
-const RIDX_SIGNATURE = 0x52494458; // "RIDX"
 
 export interface Job {
   compact: boolean;
@@ -171,10 +172,7 @@ export async function closeState(state: State): Promise<void> {
 }
 
 async function checksumValid(odb: Odb, layer: MidxFile): Promise<boolean> {
-  const H = odb.hash.rawLength;
-  const bytes = await layer.readAll();
-  const sum = await odb.codec.hash(odb.hash.algorithm, bytes.subarray(0, bytes.length - H));
-  return compareOid(sum, 0, bytes, bytes.length - H, H) === 0;
+  return trailerMatches(odb.codec, odb.hash.algorithm, await layer.readAll(), odb.hash.rawLength);
 }
 
 /** What identifies the current MIDX: the non-incremental file's size and trailer, and the chain file's bytes. */
@@ -246,7 +244,7 @@ export async function firstPseudoPackSlot(odb: Odb, paths: Paths, state: State, 
     if (f.size !== 12 + 4 * layer.numObjects + 2 * H) return undefined;
     const head = await f.read(0, Math.min(16, f.size - 2 * H));
     const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    if (dv.getUint32(0) !== RIDX_SIGNATURE || dv.getUint32(4) !== 1) return undefined;
+    if (dv.getUint32(0) !== RIDX_MAGIC || dv.getUint32(4) !== 1) return undefined;
     const id = dv.getUint32(8);
     if (id !== 1 && id !== 2) return undefined;
     return layer.numObjects ? dv.getUint32(12) : null;

@@ -35,6 +35,7 @@ import type { CompactMidxOptions, WriteMidxOptions } from '../types.js';
 import type { Odb } from './odb.js';
 import { chainOf, clearFiles, closeState, compactJob, fingerprint, type Job, loadState, MIDX_PREFIX, Paths, type Plan, type State, writeJob } from './write-job.js';
 import { checkJobVersion, compactionEndpoints, makePlan } from './write-plan.js';
+import { errorCode } from '../util.js';
 
 // ---------------------------------------------------------------- committing
 
@@ -72,7 +73,7 @@ async function createTemp(fs: Fs, dir: string, bytes: Uint8Array): Promise<strin
       await fs.createExclusive(path, bytes, 0o444);
       return path;
     } catch (err) {
-      if ((err as { code?: string }).code !== 'ELOCKED' || attempt > 100) throw err;
+      if (errorCode(err) !== 'ELOCKED' || attempt > 100) throw err;
     }
   }
 }

@@ -5,7 +5,7 @@
  */
 
 import { CorruptError } from '../errors.js';
-import { compareOid, type HashInfo } from '../oid.js';
+import { compareOid, fanoutLowerBound, fanoutSearch, type HashInfo } from '../oid.js';
 
 const IDX_V2_MAGIC = 0xff744f63;
 
@@ -94,34 +94,12 @@ export class PackIndex {
 
   /** Position of the object in OID order, or -1. */
   find(oid: Uint8Array, oidOff = 0): number {
-    const b = oid[oidOff];
-    let lo = b === 0 ? 0 : this.fanout[b - 1];
-    let hi = this.fanout[b];
-    const H = this.hash.rawLength;
-    const data = this.data;
-    const base = this.oidBase;
-    const stride = this.oidStride;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const c = compareOid(data, base + mid * stride, oid, oidOff, H);
-      if (c === 0) return mid;
-      if (c < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return -1;
+    return fanoutSearch(this.fanout, this.data, this.oidBase, this.oidStride, oid, oidOff, this.hash.rawLength);
   }
 
   /** First position whose OID is >= the given bytes (compared over `len` bytes), searching the fanout bucket of byte 0. */
   lowerBound(prefix: Uint8Array, len: number): number {
-    const b = prefix[0];
-    let lo = b === 0 ? 0 : this.fanout[b - 1];
-    let hi = this.fanout[b];
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareOid(this.data, this.oidBase + mid * this.oidStride, prefix, 0, len) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return fanoutLowerBound(this.fanout, this.data, this.oidBase, this.oidStride, prefix, len);
   }
 
   /** The pack offset of the object at position i (validated against the large-offset table). */

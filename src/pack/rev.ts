@@ -7,7 +7,8 @@
 import type { HashInfo } from '../oid.js';
 import type { Hasher } from '../zlib/index.js';
 
-const RIDX_MAGIC = 0x52494458;
+/** The magic of a .rev file (a pack's, or a MIDX's before git 2.41 moved it into the RIDX chunk). */
+export const RIDX_MAGIC = 0x52494458; // "RIDX"
 
 /** The .rev bytes; `order` lists the objects in .idx order, `offsets[i]` is object i's offset. */
 export function encodeRev(offsets: Float64Array, order: Uint32Array, packChecksum: Uint8Array, hash: HashInfo, hasher: Hasher): Uint8Array {

@@ -37,6 +37,22 @@ export interface Codec {
 
 let loaded: Promise<Codec> | null = null;
 
+/**
+ * Whether a file's trailing checksum (its last `hashLength` bytes: MIDX, .idx,
+ * .rev, .bitmap) is the digest of everything before it. Synchronous where the
+ * codec's hash is.
+ */
+export function trailerMatches(codec: Codec, algorithm: HashAlgorithm, bytes: Uint8Array, hashLength: number): boolean | Promise<boolean> {
+  const end = bytes.length - hashLength;
+  if (end < 0) return false;
+  const same = (sum: Uint8Array) => {
+    for (let i = 0; i < hashLength; i++) if (sum[i] !== bytes[end + i]) return false;
+    return true;
+  };
+  const r = codec.hash(algorithm, bytes.subarray(0, end));
+  return r instanceof Promise ? r.then(same) : same(r);
+}
+
 function checkSize(out: Uint8Array, size: number): Uint8Array {
   if (out.length !== size) throw new Error(`stream inflates to ${out.length} bytes, expected ${size}`);
   return out;

@@ -36,6 +36,7 @@ import {
   type TagObject,
   type TreeObject,
 } from './parse.js';
+import { asBuffer } from '../util.js';
 
 export type ReadObjectFormat = 'deflated' | 'wrapped' | 'content' | 'parsed';
 
@@ -144,13 +145,8 @@ export interface ReadableObject extends GitObject {
   deflated?: Uint8Array;
 }
 
-type BufferLike = { from(data: ArrayBuffer, byteOffset: number, length: number): Uint8Array };
 
-/** A Buffer view of `bytes` where a global Buffer exists (no copy), else `bytes`. */
-function asBuffer(bytes: Uint8Array): Uint8Array {
-  const B = (globalThis as { Buffer?: BufferLike }).Buffer;
-  return B ? B.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength) : bytes;
-}
+
 
 /** "<type> <size>\0" + data */
 export function wrapObject(type: string, data: Uint8Array): Uint8Array {

@@ -1,0 +1,34 @@
+/** openOdb: reads a repository's config (object format) and builds its database. */
+
+import { configGet, parseConfig } from '../config.js';
+import { UnsupportedError } from '../errors.js';
+import { join, normalizeFs } from '../io/fs.js';
+import { hashInfo, type HashAlgorithm } from '../oid.js';
+import type { OpenOdbOptions } from '../types.js';
+import { loadCodec } from '../zlib/index.js';
+import { Odb, type PublicOdb } from './odb.js';
+
+/** Opens the object database of a git directory. Cheap: packs, indexes and MIDX tables are read on first use. */
+export async function openOdb(options: OpenOdbOptions): Promise<PublicOdb> {
+  if (!options || typeof options.gitdir !== 'string' || !options.gitdir) throw new TypeError('openOdb: `gitdir` is required');
+  const fs = normalizeFs(options.fs, { wholeFileBudget: options.wholeFileBudget });
+  const configBytes = await fs.tryReadFile(join(options.gitdir, 'config'));
+  const config = parseConfig(configBytes ? new TextDecoder().decode(configBytes) : '');
+  let algorithm: HashAlgorithm = options.objectFormat ?? 'sha1';
+  if (!options.objectFormat) {
+    const format = (configGet(config, 'extensions.objectformat') ?? 'sha1').toLowerCase();
+    if (format !== 'sha1' && format !== 'sha256') throw new UnsupportedError(`unknown object format '${format}' in ${join(options.gitdir, 'config')}`);
+    algorithm = format;
+  }
+  const codec = await loadCodec({ forcePako: options.zlib === 'pako' });
+  return new Odb({
+    fs,
+    gitdir: options.gitdir,
+    hash: hashInfo(algorithm),
+    codec,
+    config,
+    onWarning: options.onWarning,
+    deltaBaseCacheBytes: options.deltaBaseCacheBytes,
+    missRecheckMs: options.missRecheckMs,
+  });
+}
