@@ -14,7 +14,8 @@
 //   of a shared machine falls on all of them; the value shown is the median of the rounds;
 // - every answer is checked against git's (type and size of every object, and the id
 //   recomputed from the content of every 50th): a wrong answer fails the run;
-// - throughput: git's time is the wall time of its process (exec included); ours and
+// - throughput: git's time is the wall time of its process (exec included; ids read from
+//   a file, output written to a file, so no reader can slow it down); ours and
 //   isomorphic-git's are in-process (from opening the repository; Node's start-up is in
 //   "time to first object", where every contender is a fresh process timed from spawn to exit).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -76,9 +77,15 @@ function worker(task, gitdir, oidsFile, extra) {
 
 /** `git cat-file --batch` or `--batch-check` over the ids, as one process: its wall time and peak RSS; the answers, checked. */
 async function gitCatFile(gitdir, oids, check) {
-  const r = await runTimed('git', ['--git-dir', gitdir, 'cat-file', check ? '--batch-check' : '--batch'], { input: oids.join('\n') + '\n', binary: true });
+  // ids from a file, output to a file: git is never throttled by a reader of its pipe
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cat-file-'));
+  const inFile = path.join(dir, 'in');
+  const outFile = path.join(dir, 'out');
+  fs.writeFileSync(inFile, oids.join('\n') + '\n');
+  const r = await runTimed('sh', ['-c', 'exec git --git-dir "$1" cat-file "$2" < "$3" > "$4"', 'sh', gitdir, check ? '--batch-check' : '--batch', inFile, outFile]);
   if (r.code !== 0) throw new Error(`git cat-file failed: ${r.stderr}`);
-  const out = r.stdoutBuffer;
+  const out = fs.readFileSync(outFile);
+  fs.rmSync(dir, { recursive: true, force: true });
   const lines = [];
   const kept = [];
   let at = 0;
