@@ -9,6 +9,8 @@ export { openOdb } from './odb/open.js';
 export { AmbiguousError, CorruptError, InvalidArgumentError, LockError, MidxOdbError, NotFoundError, UnsupportedError } from './errors.js';
 export type {
   CompactMidxOptions,
+  ExpireMidxOptions,
+  ExpireMidxResult,
   GitObject,
   LayerStats,
   ObjectHeader,
@@ -27,9 +29,16 @@ export type {
   WrittenPack,
   RepackMidxOptions,
   RepackMidxResult,
+  MaintainOptions,
+  MaintainResult,
+  MaintainStep,
 } from './types.js';
 export { writePackOfObjects as writePack, writePackOfPacks } from './odb/write-pack.js';
 export type { HashAlgorithm } from './oid.js';
+export type { ObjectCounts, ReachOptions } from './odb/reach.js';
+export type { ProgressCallback, ProgressEvent, ProgressOptions } from './progress.js';
+export { createOpfsFs } from './io/opfs.js';
+export type { OpfsFileHandle, OpfsFs, OpfsStat } from './io/opfs.js';
 /** The database openOdb returns (a type: construct it with openOdb). */
 export type { PublicOdb as Odb } from './odb/odb.js';
 export { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';

@@ -1,6 +1,7 @@
 /** Public types of the object database. */
 
 import type { HashAlgorithm } from './oid.js';
+import type { ProgressOptions } from './progress.js';
 
 export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';
 
@@ -29,14 +30,30 @@ export interface OpenOdbOptions {
   fs: unknown;
   /** the git directory (`.git`, or a bare repository) */
   gitdir: string;
+  /**
+   * the object directory to serve (default `<gitdir>/objects`): any directory of
+   * packs and loose objects, e.g. an alternate's or another repository's, as
+   * git's `multi-pack-index --object-dir`. Configuration is still read from `gitdir`.
+   */
+  objectsDir?: string;
   /** told about every recovered problem; by default they are ignored */
   onWarning?: (warning: OdbWarning) => void;
   /** byte budget of the delta-base cache (default 96 MiB) */
   deltaBaseCacheBytes?: number;
+  /**
+   * re-hash every object read (read, readObject, and the bases of deltas that
+   * stand on another pack) and throw CorruptError when its bytes do not hash to
+   * its id. Off by default, as in git: it costs one SHA per object read.
+   */
+  verifyReads?: boolean;
   /** byte budget for files read whole on clients without positional reads (default 256 MiB) */
   wholeFileBudget?: number;
-  /** 'auto' (default): node's zlib in Node, pako elsewhere; 'pako': pako everywhere (the browser path, testable in Node) */
-  zlib?: 'auto' | 'pako';
+  /**
+   * 'auto' (default): node's zlib in Node, the JavaScript codec (fflate) elsewhere;
+   * 'js': the JavaScript codec everywhere (the browser path, testable in Node);
+   * 'pako': accepted as an alias of 'js' (the JavaScript codec was pako before)
+   */
+  zlib?: 'auto' | 'js' | 'pako';
   /** the repository's hash algorithm; read from the config when omitted */
   objectFormat?: HashAlgorithm;
   /**
@@ -67,11 +84,15 @@ export interface OdbStats {
   layers: LayerStats[];
   /** `.idx` names that some layer lists, in global pack-int-id order */
   midxPacks: string[];
-  /** `.idx` names in the pack directory that no layer lists */
-  packs: string[];
+  /** `.idx` names in the pack directory that no layer lists (unindexed packs) */
+  unindexedPacks: string[];
   /** objects reachable through the MIDX (sum over layers) */
   midxObjects: number;
   /** objects in unindexed packs (sum of their .idx counts; loaded on demand) */
+  unindexedObjects: number;
+  /** @deprecated the same list as `unindexedPacks` (the old name read like "all packs") */
+  packs: string[];
+  /** @deprecated the same count as `unindexedObjects` */
   packObjects: number;
   /** number of loose object files */
   looseObjects: number;
@@ -157,7 +178,7 @@ export interface ProgressMeter {
   stop(): void;
 }
 
-export interface VerifyOptions {
+export interface VerifyOptions extends ProgressOptions {
   /** meters with git's titles */
   progress?: Progress;
   /**
@@ -169,16 +190,21 @@ export interface VerifyOptions {
 }
 
 /** Options of `Odb.writeMidx`, named after `git multi-pack-index write`'s flags. */
-export interface WriteMidxOptions {
+export interface WriteMidxOptions extends ProgressOptions {
   /** meters with git's titles */
   progress?: Progress;
   /** append a layer holding only the packs and objects no layer holds yet (`--incremental`) */
   incremental?: boolean;
   /**
-   * write the RIDX and BTMP chunks as `--bitmap` does. The `.bitmap` file
-   * itself is not written (not implemented yet).
+   * `--bitmap`: the RIDX and BTMP chunks and the layer's
+   * `multi-pack-index-<checksum>.bitmap`, byte for byte as git 2.55 (commits
+   * chosen from the refs, or from `refsSnapshot`)
    */
   bitmap?: boolean;
+  /** `--refs-snapshot=<path>`: `[+]<oid>` lines naming the bitmap tips (`+`: preferred) instead of the refs */
+  refsSnapshot?: string;
+  /** with `bitmap`, also a `multi-pack-index-<checksum>.rev` file (git's GIT_TEST_MIDX_WRITE_REV) */
+  writeRev?: boolean;
   /** `--preferred-pack`: a `.idx` or `.pack` basename */
   preferredPack?: string;
   /** MIDX version; defaults to the `midx.version` config, else 1 */
@@ -192,7 +218,7 @@ export interface WriteMidxOptions {
 }
 
 /** Options of `Odb.compactMidx` (`git multi-pack-index compact`). */
-export interface CompactMidxOptions {
+export interface CompactMidxOptions extends ProgressOptions {
   /** meters with git's titles */
   progress?: Progress;
   /** checksum (lowercase hex) of the lowest layer to compact */
@@ -201,8 +227,12 @@ export interface CompactMidxOptions {
   to: string;
   /** write a chain layer (`--incremental`); otherwise a non-incremental MIDX of just the range */
   incremental?: boolean;
-  /** RIDX and BTMP chunks (the `.bitmap` file is not written) */
+  /** RIDX and BTMP chunks and the new layer's `.bitmap` (as WriteMidxOptions.bitmap) */
   bitmap?: boolean;
+  /** as WriteMidxOptions.refsSnapshot */
+  refsSnapshot?: string;
+  /** as WriteMidxOptions.writeRev */
+  writeRev?: boolean;
   /** `--base=<checksum|none>` */
   base?: string;
   /** false is `--no-write-chain-file` (needs `incremental`) */
@@ -212,7 +242,7 @@ export interface CompactMidxOptions {
 }
 
 /** Options of `writePack` and `writePackOfPacks`. */
-export interface WritePackOptions {
+export interface WritePackOptions extends ProgressOptions {
   /** a meter titled `Writing objects` */
   progress?: Progress;
   /** where the pack goes (default: the repository's objects/pack) */
@@ -244,7 +274,19 @@ export interface WrittenPack {
   deflated: number;
 }
 
-export interface RepackMidxOptions {
+export interface ExpireMidxOptions extends ProgressOptions {
+  /** meters: `Counting referenced objects`, `Finding and deleting unreferenced packfiles`, then the MIDX writer's */
+  progress?: Progress;
+}
+
+export interface ExpireMidxResult {
+  /** the `.idx` names of the packs deleted (empty: nothing done) */
+  expired: string[];
+  /** the new MIDX's checksum (hex), or null when nothing was written */
+  midx: string | null;
+}
+
+export interface RepackMidxOptions extends ProgressOptions {
   /** `--batch-size`: bytes; 0 (the default) repacks every candidate pack into one */
   batchSize?: number;
   /** meters: `Writing objects` for the pack, then the MIDX writer's */
@@ -258,4 +300,88 @@ export interface RepackMidxResult {
   pack: WrittenPack | null;
   /** the new MIDX's checksum (hex), or null */
   midx: string | null;
+}
+
+/**
+ * Options of `Odb.maintain` (git 2.55's `git repack -d -l --geometric=<factor>
+ * --write-midx=incremental`), with git's names and defaults.
+ */
+export interface MaintainOptions {
+  /** `--geometric=<factor>`: each pack left standing holds at least this many times the objects of the next smaller one. Default 2 */
+  geometric?: number;
+  /** `repack.midxSplitFactor` (config, else 2; at least 2): layers merge while the newer ones hold at least 1/N of the next deeper one */
+  midxSplitFactor?: number;
+  /** `repack.midxNewLayerThreshold` (config, else 8; at least 1): the tip layer's packs are rolled up only once it has this many */
+  midxNewLayerThreshold?: number;
+  /**
+   * false: merge layers only (the cheap part: no pack is written, no loose
+   * object packed, no pack deleted; unindexed packs still get a layer). Default true
+   */
+  packs?: boolean;
+  /**
+   * pack the loose objects into the new pack and remove the loose objects a
+   * pack holds afterwards (git's `--unpacked` and `-d`). Default true
+   */
+  loose?: boolean;
+  /** say what would be done, change nothing */
+  dryRun?: boolean;
+  /**
+   * new layers carry the RIDX and BTMP chunks (git's `--write-bitmap-index`;
+   * the `.bitmap` file itself is not written). Default: `repack.writeBitmaps`, else false
+   */
+  bitmap?: boolean;
+  /** meters: `Writing objects`, then the MIDX writer's */
+  progress?: Progress;
+}
+
+/** One layer of the new chain, tip first, as `maintain` planned (and made) it. */
+export type MaintainStep =
+  | {
+      /** a new layer of these packs (`multi-pack-index write --incremental --no-write-chain-file --stdin-packs`) */
+      type: 'write';
+      /** `.idx` basenames; the new pack appears as its own name, or `(new pack)` in a dry run */
+      packs: string[];
+      preferredPack?: string;
+      /** git's running object count for the merging rule */
+      objects: number;
+      /** old layers folded into this one, top down */
+      absorbs: string[];
+      /** the new layer's checksum (absent in a dry run) */
+      checksum?: string;
+    }
+  | { type: 'copy'; checksum: string; objects: number }
+  | {
+      /** these adjacent old layers become one (`multi-pack-index compact --incremental`) */
+      type: 'compact';
+      from: string;
+      to: string;
+      /** the old layers, top down */
+      layers: string[];
+      objects: number;
+      checksum?: string;
+    };
+
+/** What `Odb.maintain` did (or, in a dry run, would do). */
+export interface MaintainResult {
+  dryRun: boolean;
+  /** `.idx` names of the packs rolled up into the new pack, smallest first */
+  rolledUp: string[];
+  /** the pack written, or null (none needed, or a dry run) */
+  pack: WrittenPack | null;
+  /** objects the new pack holds (or would hold) */
+  packObjects: number;
+  /** of which loose objects */
+  looseObjects: number;
+  /** the new chain, tip first */
+  steps: MaintainStep[];
+  /** the new chain file's lines, root first (empty in a dry run) */
+  chain: string[];
+  /** `.idx` names of the packs deleted (or that would be) */
+  deletedPacks: string[];
+  /** loose objects removed because a pack now holds them */
+  prunedLoose: number;
+  /** a non-incremental MIDX was turned into the chain's root layer */
+  converted: boolean;
+  /** anything changed on disk (false in a dry run) */
+  changed: boolean;
 }

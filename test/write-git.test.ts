@@ -17,6 +17,7 @@ import { InvalidArgumentError, openOdb } from '../src/index.js';
 import { CHUNK_BTMP, CHUNK_OIDF, CHUNK_OIDL, CHUNK_OOFF, CHUNK_PNAM, CHUNK_RIDX, parseToc } from '../src/midx/chunks.js';
 import type { CompactMidxOptions, WriteMidxOptions } from '../src/types.js';
 import { git, gitRun, tmpdir } from './helpers.js';
+import { git255 } from './git255.js';
 
 // ---------------------------------------------------------------- helpers
 
@@ -208,10 +209,17 @@ describe('a full MIDX written by us, read by git 2.39', () => {
     await ours(repo.gitdir, { bitmap: true });
     const c = chunksOf(readMidx(repo.gitdir));
     expect(c.has(CHUNK_RIDX) && c.has(CHUNK_BTMP)).toBe(true);
-    // no .bitmap file is written (not implemented; never faked)
-    expect(fs.readdirSync(packDirOf(repo.gitdir)).filter((n) => n.startsWith('multi-pack-index') && n.endsWith('.bitmap'))).toEqual([]);
+    // and the .bitmap, named by the MIDX checksum, which git 2.39 reads and checks
+    const hex = readMidx(repo.gitdir).subarray(-20).toString('hex');
+    expect(fs.readdirSync(packDirOf(repo.gitdir)).filter((n) => n.startsWith('multi-pack-index') && n.endsWith('.bitmap'))).toEqual([`multi-pack-index-${hex}.bitmap`]);
     const v = gitRun(['--git-dir', repo.gitdir, 'multi-pack-index', 'verify']);
     expect(v.status).toBe(0);
+    // git 2.55 writes the same .bitmap over the same packs and refs
+    const copy = path.join(tmpdir('midx-bitmap-'), 'repo.git');
+    fs.cpSync(repo.gitdir, copy, { recursive: true, preserveTimestamps: true });
+    clearMidx(copy);
+    git255(['--git-dir', copy, 'multi-pack-index', 'write', '--bitmap']);
+    expect(fs.readFileSync(path.join(packDirOf(copy), `multi-pack-index-${hex}.bitmap`)).equals(fs.readFileSync(path.join(packDirOf(repo.gitdir), `multi-pack-index-${hex}.bitmap`)))).toBe(true);
     const { on, off } = catFileBoth(repo.gitdir);
     expect(on).toBe(off);
   });
@@ -349,6 +357,11 @@ describe('chains and compaction (checked as t5334/t5335 check them)', () => {
     const shelf = path.join(root, 'shelf');
     fs.mkdirSync(shelf);
     for (const n of fs.readdirSync(packDirOf(gitdir))) if (/\.(idx|pack|rev|bitmap)$/.test(n)) fs.renameSync(path.join(packDirOf(gitdir), n), path.join(shelf, n));
+    // no refs: with packs shelved, a ref can name a commit that is not there (git dies on it
+    // when choosing bitmap commits); without refs each layer's .bitmap holds type bitmaps only
+    fs.rmSync(path.join(gitdir, 'refs'), { recursive: true, force: true });
+    fs.mkdirSync(path.join(gitdir, 'refs', 'heads'), { recursive: true });
+    fs.rmSync(path.join(gitdir, 'packed-refs'), { force: true });
     return { gitdir, shelf };
   }
   function reveal(gitdir: string, shelf: string, idx: string[], mtimes?: number[]): void {
@@ -451,7 +464,7 @@ describe('chains and compaction (checked as t5334/t5335 check them)', () => {
     const compacted = (await oursCompact(gitdir, { from: hexes[1], to: hexes[2], incremental: true, bitmap: true }))!;
     expect(chainOf(gitdir)).toEqual([hexes[0], compacted, hexes[3]]);
     const files = fs.readdirSync(path.join(packDirOf(gitdir), 'multi-pack-index.d')).sort();
-    expect(files).toEqual(['multi-pack-index-chain', ...[hexes[0], compacted, hexes[3]].map((h) => `multi-pack-index-${h}.midx`)].sort());
+    expect(files).toEqual(['multi-pack-index-chain', ...[hexes[0], compacted, hexes[3]].flatMap((h) => [`multi-pack-index-${h}.midx`, `multi-pack-index-${h}.bitmap`])].sort());
     const cf = fs.readFileSync(layerPath(gitdir, compacted));
     expect(cf[4]).toBe(2);
     // the compacted layer lists each layer's preferred pack first, then the rest in PNAM order

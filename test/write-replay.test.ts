@@ -5,8 +5,10 @@
  *
  * The pack directory starts with no MIDX file, every pack's mtime from
  * `mtimes`, and exactly the packs of step 1; each later step adds its packs.
- * `.bitmap` files are left out of the comparison: they are not written yet
- * (the MIDX bytes, RIDX and BTMP included, must still be identical).
+ * `.bitmap` files are compared too. Their commits come from the refs, and
+ * the fixtures record only the final refs: before each step the one branch is
+ * pointed at the newest commit the step's packs hold (the history was built
+ * a pack at a time, so that is where it stood when git ran the step).
  *
  * sha1-large-offsets ships no `.pack` (it would be 6 GiB). Writing a MIDX
  * only reads `.idx` files and needs each `.pack` to exist (git's
@@ -18,6 +20,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openOdb } from '../src/index.js';
 import type { CompactMidxOptions, WriteMidxOptions } from '../src/types.js';
+import { git255 } from './git255.js';
 import { copyRepo, type Fixture, fixtures, tmpdir } from './helpers.js';
 
 interface Step {
@@ -48,9 +51,7 @@ function stepsOf(f: Fixture): Step[] {
     .map((k) => {
       const dir = path.join(root, k);
       const files = new Map<string, Buffer>();
-      for (const rel of listFiles(path.join(dir, 'files'))) {
-        if (!rel.endsWith('.bitmap')) files.set(rel, fs.readFileSync(path.join(dir, 'files', rel)));
-      }
+      for (const rel of listFiles(path.join(dir, 'files'))) files.set(rel, fs.readFileSync(path.join(dir, 'files', rel)));
       return {
         k,
         dir,
@@ -89,9 +90,39 @@ function parseCommand(argv: string[]): { verb: 'write'; options: WriteMidxOption
   return { verb, options: { ...common, from: positional[0], to: positional[1] } };
 }
 
-/** Every MIDX file in a pack directory (relative names), .bitmap files aside. */
+/** Every MIDX file in a pack directory (relative names), .bitmap files included. */
 function midxFiles(packDir: string): string[] {
-  return listFiles(packDir).filter((r) => (r.startsWith('multi-pack-index') || r.startsWith('multi-pack-index.d/')) && !r.endsWith('.bitmap'));
+  return listFiles(packDir).filter((r) => r.startsWith('multi-pack-index') || r.startsWith('multi-pack-index.d/'));
+}
+
+/**
+ * Where the fixture's branch stood when a step ran: the newest commit (no
+ * other commit present names it as a parent; the latest committer date among
+ * several) held, with all its history, by the step's packs or loose.
+ */
+function branchTips(f: Fixture): (packs: string[]) => string | null {
+  const gitdir = f.gitdir;
+  const commits = new Map<string, { parents: string[]; date: number }>();
+  // sha1-large-offsets ships no pack: no history to follow
+  if (f.name === 'sha1-large-offsets') return () => null;
+  for (const line of git255(['--git-dir', gitdir, 'log', '--all', '--format=%H %ct %P']).toString().split('\n').filter(Boolean)) {
+    const [oid, date, ...parents] = line.split(' ');
+    commits.set(oid, { parents: parents.filter(Boolean), date: Number(date) });
+  }
+  const packDir = path.join(gitdir, 'objects', 'pack');
+  const inPack = new Map<string, string[]>();
+  for (const idx of fs.readdirSync(packDir).filter((n) => n.endsWith('.idx'))) {
+    const out = git255(['show-index', `--object-format=${f.algorithm}`], { input: fs.readFileSync(path.join(packDir, idx)) }).toString();
+    inPack.set(idx, out.split('\n').filter(Boolean).map((l) => l.split(' ')[1]).filter((o) => commits.has(o)));
+  }
+  const loose = [...commits.keys()].filter((o) => fs.existsSync(path.join(gitdir, 'objects', o.slice(0, 2), o.slice(2))));
+  return (packs) => {
+    const present = new Set([...loose, ...packs.flatMap((p) => inPack.get(p) ?? [])]);
+    const parents = new Set([...present].flatMap((o) => commits.get(o)!.parents));
+    const complete = (o: string): boolean => present.has(o) && commits.get(o)!.parents.every(complete);
+    const heads = [...present].filter((o) => !parents.has(o) && complete(o)).sort((a, b) => commits.get(b)!.date - commits.get(a)!.date);
+    return heads[0] ?? null;
+  };
 }
 
 function packFiles(packDir: string): string[] {
@@ -116,6 +147,8 @@ async function replay(f: Fixture): Promise<{ steps: number; results: Array<strin
     fs.utimesSync(path.join(shelf, name), Number(secs), Number(secs));
   }
 
+  const tipAt = branchTips(f);
+  const branch = fs.readFileSync(path.join(gitdir, 'HEAD'), 'utf8').replace(/^ref: /, '').trim();
   const odb = await openOdb({ fs, gitdir });
   const results: Array<string | null> = [];
   let previous = new Map<string, Buffer>();
@@ -136,6 +169,8 @@ async function replay(f: Fixture): Promise<{ steps: number; results: Array<strin
     }
     expect(fs.readFileSync(path.join(step.dir, 'exit'), 'utf8').trim()).toBe('0');
 
+    const tip = tipAt(step.packs);
+    if (tip) fs.writeFileSync(path.join(gitdir, branch), `${tip}\n`);
     const cmd = parseCommand(step.argv);
     const result = cmd.verb === 'write' ? await odb.writeMidx(cmd.options) : await odb.compactMidx(cmd.options);
     results.push(result);
@@ -145,6 +180,7 @@ async function replay(f: Fixture): Promise<{ steps: number; results: Array<strin
     expect(ours, `${f.name} step ${step.k} (${step.argv.join(' ')}): file list`).toEqual([...step.files.keys()].sort());
     for (const [rel, bytes] of step.files) {
       const got = fs.readFileSync(path.join(packDir, rel));
+      if (process.env.REPLAY_DUMP && Buffer.compare(got, bytes) !== 0) fs.writeFileSync(`/tmp/replay-ours-${path.basename(rel)}`, got);
       expect(Buffer.compare(got, bytes), `${f.name} step ${step.k}: ${rel} differs from git's`).toBe(0);
     }
     // the returned checksum names the new MIDX or layer; null when git wrote nothing

@@ -7,7 +7,13 @@ import type { ProgressSink } from './progress.js';
 import type { RefResolver, Repository } from './repo.js';
 
 export interface CommandContext {
+  /** the database of the object directory in use (replaced by useObjectDir) */
   odb: Odb;
+  /**
+   * A subcommand's `--object-dir` (undefined: `--no-object-dir`, the
+   * repository's own): reopens `odb` on that directory when it differs.
+   */
+  useObjectDir(dir: string | undefined): Promise<void>;
   repo: Repository;
   refs: RefResolver;
   out: Output;

@@ -2,11 +2,13 @@
 /**
  * midx-odb: the object database on the command line.
  *
- *   midx-odb [--git-dir=<path>] [-C <path>] [--[no-]progress] <command> [<args>]
+ *   midx-odb [--git-dir=<path>] [-C <path>] [--object-dir=<dir>] [--[no-]progress] <command> [<args>]
  *
- *   write | compact | verify     git's `multi-pack-index` subcommands
+ *   write | compact | verify | expire | repack
+ *                                git's `multi-pack-index` subcommands
  *   cat-file                     git's `cat-file`
  *   stats                        what the database sees: layers, packs, objects
+ *   maintenance                  merge packs and layers as git 2.55's geometric repack does
  *
  * Exit statuses are git's: 0 success, 1 (verify found problems, cat-file -e
  * found nothing), 128 fatal (not a repository, a bad object name, a held
@@ -19,11 +21,28 @@ import { fileURLToPath } from 'node:url';
 import { openOdb } from '../index.js';
 import { type OptionSpec, parseOptions } from './args.js';
 import { CAT_FILE_OPTIONS, CAT_FILE_USAGE, catFile } from './catfile.js';
+import { MAINTAIN_OPTIONS, MAINTAIN_USAGE, maintainCommand } from './maintain.js';
 import type { CommandContext } from './context.js';
 import { Die, Exit, UsageError } from './errors.js';
-import { COMPACT_OPTIONS, COMPACT_USAGE, compactCommand, VERIFY_OPTIONS, VERIFY_USAGE, verifyCommand, WRITE_OPTIONS, WRITE_USAGE, writeCommand } from './midx.js';
+import {
+  COMPACT_OPTIONS,
+  COMPACT_USAGE,
+  compactCommand,
+  EXPIRE_OPTIONS,
+  EXPIRE_USAGE,
+  expireCommand,
+  REPACK_OPTIONS,
+  REPACK_USAGE,
+  repackCommand,
+  VERIFY_OPTIONS,
+  VERIFY_USAGE,
+  verifyCommand,
+  WRITE_OPTIONS,
+  WRITE_USAGE,
+  writeCommand,
+} from './midx.js';
 import { Output, PipeClosed } from './output.js';
-import { NO_PROGRESS, progressWanted, terminalProgress } from './progress.js';
+import { NO_PROGRESS, progressDelay, progressWanted, terminalProgress, termColumns } from './progress.js';
 import { findRepository, RefResolver } from './repo.js';
 import { STATS_OPTIONS, STATS_USAGE, statsCommand } from './stats.js';
 import { usageText } from './usage.js';
@@ -32,6 +51,7 @@ import { warningPrinter } from './warnings.js';
 const GLOBAL_OPTIONS: OptionSpec[] = [
   { long: 'git-dir', kind: 'string', argh: '<path>', help: 'the git directory (default: $GIT_DIR, else found from the working directory up)', negatable: false },
   { short: 'C', kind: 'string', key: 'C', argh: '<path>', help: 'run as if started in <path>' },
+  { long: 'object-dir', kind: 'string', argh: '<directory>', help: 'object directory containing set of packfile and pack-index pairs (default: the repository\'s)' },
   { long: 'progress', kind: 'bool', help: 'force progress reporting (default: when stderr is a terminal)' },
   { long: 'version', kind: 'bool', help: 'print the version and exit', negatable: false },
 ];
@@ -46,18 +66,45 @@ const COMMANDS: Record<string, Command> = {
   write: { usages: [WRITE_USAGE], options: WRITE_OPTIONS, run: writeCommand },
   compact: { usages: [COMPACT_USAGE], options: COMPACT_OPTIONS, run: compactCommand },
   verify: { usages: [VERIFY_USAGE], options: VERIFY_OPTIONS, run: verifyCommand },
+  expire: { usages: [EXPIRE_USAGE], options: EXPIRE_OPTIONS, run: expireCommand },
+  repack: { usages: [REPACK_USAGE], options: REPACK_OPTIONS, run: repackCommand },
   'cat-file': { usages: CAT_FILE_USAGE, options: CAT_FILE_OPTIONS, run: catFile },
   stats: { usages: [STATS_USAGE], options: STATS_OPTIONS, run: statsCommand },
+  maintenance: { usages: [MAINTAIN_USAGE], options: MAINTAIN_OPTIONS, run: maintainCommand },
 };
 
 const TOP_USAGES = [
   'midx-odb [<options>] write [--preferred-pack=<pack>] [--[no-]bitmap]\n  [--[no-]incremental] [--[no-]stdin-packs] [--[no-]write-chain-file]\n  [--base=<checksum>]',
   'midx-odb [<options>] compact [--[no-]incremental] [--[no-]bitmap]\n  [--base=<checksum>] [--[no-]write-chain-file] <from> <to>',
   'midx-odb [<options>] verify [--git-only]',
+  'midx-odb [<options>] expire',
+  'midx-odb [<options>] repack [--batch-size=<size>]',
   'midx-odb [<options>] cat-file (-t | -s | -p | -e) <object>',
   'midx-odb [<options>] cat-file (--batch | --batch-check)[=<format>] [--batch-all-objects]',
   'midx-odb [<options>] stats [--json]',
+  MAINTAIN_USAGE,
 ];
+
+/**
+ * An --object-dir as git takes it (real_pathdup): absolute, symbolic links
+ * resolved component by component; a missing directory on the way is fatal
+ * (`Invalid path`), a missing last component is the error git gives when it
+ * adds the directory as an alternate.
+ */
+function realObjectDir(dir: string): string {
+  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
+  let real: string = path.sep;
+  for (let i = 0; i < parts.length; i++) {
+    const next = path.join(real, parts[i]);
+    try {
+      real = fs.realpathSync(next);
+    } catch {
+      if (i < parts.length - 1) throw new Die(`Invalid path '${next}': No such file or directory`);
+      throw new Die('', 128, [`error: object directory ${next} does not exist; check .git/objects/info/alternates`]);
+    }
+  }
+  return real;
+}
 
 function version(): string {
   try {
@@ -128,11 +175,27 @@ export async function main(argv: string[]): Promise<number> {
     const repo = findRepository({ gitDir: gitDirOpt, cwd, env: process.env });
     // absolute paths, so that messages (lock files...) name files as git does
     const commondir = path.resolve(repo.commondir);
-    odb = await openOdb({ fs, gitdir: commondir, onWarning: warnings.onWarning });
+    const ownObjects = realObjectDir(path.join(commondir, 'objects'));
+    let objectsDir = ownObjects;
+    const globalObjectDir = globals.values.get('object-dir') as string | undefined;
+    if (globalObjectDir !== undefined) objectsDir = realObjectDir(path.resolve(cwd, globalObjectDir));
+    const open = (dir: string) => openOdb({ fs, gitdir: commondir, onWarning: warnings.onWarning, ...(dir === ownObjects ? {} : { objectsDir: dir }) });
+    odb = await open(objectsDir);
     const globalProgress = globals.values.get('progress') as boolean | undefined;
-    const progressFor = (flag: boolean | undefined) => (progressWanted(flag ?? globalProgress, process.stderr.isTTY) ? terminalProgress(process.stderr) : NO_PROGRESS);
+    const progressFor = (flag: boolean | undefined) =>
+      progressWanted(flag ?? globalProgress, process.stderr.isTTY)
+        ? terminalProgress(process.stderr, { delay: progressDelay(process.env), columns: () => termColumns(process.env, process.stdout) })
+        : NO_PROGRESS;
     const ctx: CommandContext = {
       odb,
+      async useObjectDir(dir) {
+        // a subcommand's --object-dir wins over the global one; --no-object-dir is the repository's own
+        const want = dir === undefined ? ownObjects : realObjectDir(path.resolve(cwd, dir));
+        if (want === objectsDir) return;
+        await ctx.odb.close();
+        objectsDir = want;
+        ctx.odb = odb = await open(want);
+      },
       repo: { gitdir: path.resolve(repo.gitdir), commondir },
       refs: new RefResolver({ gitdir: path.resolve(repo.gitdir), commondir }, odb.hash.hexLength),
       out,

@@ -15,10 +15,12 @@
 import path from 'node:path';
 import { CorruptError, InvalidArgumentError, LockError } from '../index.js';
 import type { CompactMidxOptions, VerifyOptions, WriteMidxOptions } from '../types.js';
+import { configBool } from '../config.js';
 import { type OptionSpec, parseOptions } from './args.js';
 import type { CommandContext } from './context.js';
 import { Die, Exit, UsageError } from './errors.js';
-import type { ProgressSink } from './progress.js';
+import { type ProgressSink, parseGitUnsigned } from './progress.js';
+import { traceRegion } from './trace2.js';
 
 // ---------------------------------------------------------------- usage
 
@@ -31,6 +33,8 @@ export const WRITE_USAGE =
   'midx-odb [<options>] write [--preferred-pack=<pack>]\n  [--[no-]bitmap] [--[no-]incremental] [--[no-]stdin-packs]\n  [--refs-snapshot=<path>] [--[no-]write-chain-file]\n  [--base=<checksum>]';
 export const COMPACT_USAGE = 'midx-odb [<options>] compact [--[no-]incremental]\n  [--[no-]bitmap] [--base=<checksum>] [--[no-]write-chain-file]\n  <from> <to>';
 export const VERIFY_USAGE = 'midx-odb [<options>] verify [--git-only]';
+export const EXPIRE_USAGE = 'midx-odb [<options>] expire';
+export const REPACK_USAGE = 'midx-odb [<options>] repack [--batch-size=<size>]';
 
 export const WRITE_OPTIONS: OptionSpec[] = [
   ...COMMON_OPTIONS,
@@ -40,7 +44,7 @@ export const WRITE_OPTIONS: OptionSpec[] = [
   { long: 'incremental', kind: 'bool', help: 'write a new incremental MIDX' },
   { long: 'write-chain-file', kind: 'bool', help: 'write the multi-pack-index chain file' },
   { long: 'stdin-packs', kind: 'bool', help: 'write multi-pack index containing only given indexes' },
-  { long: 'refs-snapshot', kind: 'string', argh: '<file>', help: 'refs snapshot for selecting bitmap commits (accepted; no .bitmap is written)' },
+  { long: 'refs-snapshot', kind: 'string', argh: '<file>', help: 'refs snapshot for selecting bitmap commits' },
 ];
 
 export const COMPACT_OPTIONS: OptionSpec[] = [
@@ -54,6 +58,13 @@ export const COMPACT_OPTIONS: OptionSpec[] = [
 export const VERIFY_OPTIONS: OptionSpec[] = [
   ...COMMON_OPTIONS,
   { long: 'git-only', kind: 'bool', help: "run git 2.55's checks only (the tip layer's checksum and OID order), with git's exit status" },
+];
+
+export const EXPIRE_OPTIONS: OptionSpec[] = [...COMMON_OPTIONS];
+
+export const REPACK_OPTIONS: OptionSpec[] = [
+  ...COMMON_OPTIONS,
+  { long: 'batch-size', kind: 'string', argh: '<n>', negatable: false, help: 'during repack, collect pack-files of smaller size into a batch that is larger than this size' },
 ];
 
 // ---------------------------------------------------------------- helpers
@@ -72,6 +83,8 @@ const GIT_DIES: RegExp[] = [
   /^invalid MIDX object position/,
   /^multi-pack-index large offset out of bounds$/,
   /^too many multi-pack-indexes$/,
+  /^cannot expire packs from an incremental multi-pack-index$/,
+  /^cannot repack an incremental multi-pack-index$/,
 ];
 
 const LOCK_ADVICE =
@@ -95,11 +108,25 @@ export function gitEnding(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-function checkObjectDir(ctx: CommandContext, dir: string | undefined): void {
-  if (dir === undefined) return;
-  const given = path.resolve(dir);
-  const own = path.resolve(ctx.repo.commondir, 'objects');
-  if (given !== own) throw new Die(`--object-dir=${dir}: only the repository's own object directory (${own}) is supported`);
+/** git's git_env_bool for a GIT_TEST_* switch (unset: false). */
+function gitEnvBool(v: string | undefined): boolean {
+  if (v === undefined) return false;
+  const s = v.trim().toLowerCase();
+  if (s === '' || s === 'false' || s === 'no' || s === 'off') return false;
+  if (s === 'true' || s === 'yes' || s === 'on') return true;
+  const n = Number(s);
+  return Number.isFinite(n) ? n !== 0 : true;
+}
+
+/** A bitmap git could not write (an object outside the MIDX and its bases): git's error, and nothing written. */
+function bitmapEnding(err: unknown): Error | null {
+  if ((err as { code?: string } | null)?.code === 'EBITMAPCLOSURE') return new Exit(255, ['error: could not write multi-pack bitmap']);
+  return null;
+}
+
+/** A subcommand's own `--object-dir` / `--no-object-dir` (git's common option). */
+async function objectDir(ctx: CommandContext, values: Map<string, unknown>): Promise<void> {
+  if (values.has('object-dir')) await ctx.useObjectDir(values.get('object-dir') as string | undefined);
 }
 
 async function readStdinLines(ctx: CommandContext): Promise<string[]> {
@@ -113,30 +140,6 @@ async function readStdinLines(ctx: CommandContext): Promise<string[]> {
   return lines.map((l) => l.replace(/\r$/, '')).sort();
 }
 
-/**
- * Progress for work the library does in one call: the library opens git's
- * meters through `progress` (`Verifying object offsets`, ...); until it opens
- * its first one, the command shows one meter of its own for the whole step
- * (`Writing multi-pack-index: 12s`), replaced by the library's.
- */
-async function withProgress<T>(sink: ProgressSink, title: string, run: (sink: ProgressSink) => Promise<T>): Promise<T> {
-  let used = false;
-  const forwarding: ProgressSink = {
-    start: (t, total) => {
-      used = true;
-      overall.stop();
-      return sink.start(t, total);
-    },
-  };
-  // delayed, as git's: it shows only when the library has opened no meter of its own for a while
-  const overall = sink.start(title, -1, 1000);
-  try {
-    return await run(forwarding);
-  } finally {
-    if (!used) overall.stop();
-  }
-}
-
 // ---------------------------------------------------------------- write
 
 export async function writeCommand(ctx: CommandContext, argv: string[]): Promise<number> {
@@ -147,12 +150,15 @@ export async function writeCommand(ctx: CommandContext, argv: string[]): Promise
   if (!writeChainFile && !incremental) throw new UsageError('cannot use --no-write-chain-file without --incremental');
   const base = values.get('base') as string | undefined;
   if (base !== undefined && writeChainFile) throw new UsageError('cannot use --base without --no-write-chain-file');
-  checkObjectDir(ctx, values.get('object-dir') as string | undefined);
+  await objectDir(ctx, values);
   const options: WriteMidxOptions & { progress?: ProgressSink } = {
     incremental,
     bitmap: !!values.get('bitmap'),
     writeChainFile,
+    writeRev: gitEnvBool(process.env.GIT_TEST_MIDX_WRITE_REV),
   };
+  const snapshot = values.get('refs-snapshot') as string | undefined;
+  if (snapshot !== undefined) options.refsSnapshot = path.resolve(snapshot);
   const preferred = values.get('preferred-pack') as string | undefined;
   if (preferred !== undefined) options.preferredPack = preferred;
   // git 2.55's `write` checks --base against --no-write-chain-file and then does not use
@@ -161,12 +167,18 @@ export async function writeCommand(ctx: CommandContext, argv: string[]): Promise
   const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
   let checksum: string | null;
   try {
-    checksum = await withProgress(progress, 'Writing multi-pack-index', (sink) => ctx.odb.writeMidx({ ...options, progress: sink }));
+    checksum = await ctx.odb.writeMidx({ ...options, progress });
   } catch (err) {
-    throw gitEnding(err);
+    throw bitmapEnding(err) ?? gitEnding(err);
   }
+  traceBitmap(ctx, options.bitmap, checksum);
   if (checksum && !writeChainFile) await ctx.out.write(`${checksum}\n`);
   return 0;
+}
+
+/** The trace2 region git enters when it writes a bitmap lookup table (t5326 looks for it). */
+function traceBitmap(ctx: CommandContext, bitmap: boolean | undefined, checksum: string | null): void {
+  if (bitmap && checksum && configBool(ctx.odb.config, 'pack.writeBitmapLookupTable', false)) traceRegion('pack-bitmap-write', 'writing_lookup_table');
 }
 
 // ---------------------------------------------------------------- compact
@@ -177,23 +189,25 @@ export async function compactCommand(ctx: CommandContext, argv: string[]): Promi
   const incremental = !!values.get('incremental');
   const writeChainFile = values.get('write-chain-file') !== false;
   if (!writeChainFile && !incremental) throw new UsageError('cannot use --no-write-chain-file without --incremental');
-  checkObjectDir(ctx, values.get('object-dir') as string | undefined);
+  await objectDir(ctx, values);
   const options: CompactMidxOptions & { progress?: ProgressSink } = {
     from: args[0],
     to: args[1],
     incremental,
     bitmap: !!values.get('bitmap'),
     writeChainFile,
+    writeRev: gitEnvBool(process.env.GIT_TEST_MIDX_WRITE_REV),
   };
   const base = values.get('base') as string | undefined;
   if (base !== undefined) options.base = base;
   const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
   let checksum: string | null;
   try {
-    checksum = await withProgress(progress, 'Compacting multi-pack-index', (sink) => ctx.odb.compactMidx({ ...options, progress: sink }));
+    checksum = await ctx.odb.compactMidx({ ...options, progress });
   } catch (err) {
-    throw gitEnding(err);
+    throw bitmapEnding(err) ?? gitEnding(err);
   }
+  traceBitmap(ctx, options.bitmap, checksum);
   if (checksum && !writeChainFile) await ctx.out.write(`${checksum}\n`);
   return 0;
 }
@@ -203,17 +217,60 @@ export async function compactCommand(ctx: CommandContext, argv: string[]): Promi
 export async function verifyCommand(ctx: CommandContext, argv: string[]): Promise<number> {
   const { values, args } = parseOptions(argv, VERIFY_OPTIONS);
   if (args.length) throw new UsageError('');
-  checkObjectDir(ctx, values.get('object-dir') as string | undefined);
+  await objectDir(ctx, values);
   // verify loads the MIDX afresh and reports every problem itself
   ctx.muteWarnings();
   const gitOnly = !!values.get('git-only');
   const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
   let result;
   try {
-    result = await withProgress(progress, 'Verifying multi-pack-index', (sink) => ctx.odb.verifyMidx({ gitOnly, progress: sink }));
+    result = await ctx.odb.verifyMidx({ gitOnly, progress });
   } catch (err) {
     throw gitEnding(err);
   }
   if (result.problems.length) ctx.err(result.problems.map((p) => `${p.stderr}\n`).join(''));
   return gitOnly ? result.gitExitCode : result.exitCode;
+}
+
+// ---------------------------------------------------------------- expire
+
+export async function expireCommand(ctx: CommandContext, argv: string[]): Promise<number> {
+  const { values, args } = parseOptions(argv, EXPIRE_OPTIONS);
+  if (args.length) throw new UsageError('');
+  await objectDir(ctx, values);
+  const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
+  try {
+    await ctx.odb.expireMidx({ progress });
+  } catch (err) {
+    throw gitEnding(err);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- repack
+
+/** OPT_UNSIGNED's reading of `--batch-size` (git_parse_ulong), with its error texts. */
+export function parseBatchSize(value: string): number {
+  if (value === '') throw new UsageError("option `batch-size' expects a numerical value", { withUsage: false });
+  const n = parseGitUnsigned(value);
+  if (n === 'invalid') throw new UsageError("option `batch-size' expects a non-negative integer value with an optional k/m/g suffix", { withUsage: false });
+  // git prints the bounds of an unsigned long as signed: [0,-1]
+  if (n === 'range') throw new UsageError(`value ${value} for option \`batch-size' not in range [0,-1]`, { withUsage: false });
+  // beyond 2^53 every batch is larger than any pack set: the same selection
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+}
+
+export async function repackCommand(ctx: CommandContext, argv: string[]): Promise<number> {
+  const { values, args } = parseOptions(argv, REPACK_OPTIONS);
+  const given = values.get('batch-size') as string | undefined;
+  const batchSize = given === undefined ? 0 : parseBatchSize(given);
+  if (args.length) throw new UsageError('');
+  await objectDir(ctx, values);
+  const progress = ctx.progressFor(values.get('progress') as boolean | undefined);
+  try {
+    await ctx.odb.repackMidx({ batchSize, progress });
+  } catch (err) {
+    throw gitEnding(err);
+  }
+  return 0;
 }

@@ -1,19 +1,25 @@
 /**
- * git's progress meter on stderr (progress.c): `Title:  42% (420/1000)\r`
- * rewritten in place whenever the percentage changes (or every second for
- * counts without a total), then `Title: 100% (1000/1000), done.` and a
- * newline. Shown only when enabled (stderr is a terminal, or `--progress`).
- * Like git's delayed progress, a meter given a delay stays silent for work
- * that finishes sooner.
+ * git's progress meters on stderr, as progress.c prints them:
+ *
+ * - `Title:  42% (420/1000)\r` when the percentage changes, or once a second
+ *   (git's SIGALRM tick sets `progress_update`); a counter without a total is
+ *   shown only on a tick: `Title: 42\r`;
+ * - a shorter line is padded with spaces over the longer one it replaces;
+ * - a line wider than the terminal is split: `Title:` on its own line, the
+ *   counters under it, indented by two;
+ * - stop: `Title: 100% (1000/1000), done.\n` (`Title: 42, done.\n`), but
+ *   only if the meter was ever shown or updated past its delay;
+ * - delayed meters (git's start_delayed_progress) stay silent until
+ *   GIT_PROGRESS_DELAY seconds (default 2) of ticks have passed, counted at
+ *   updates, so quick work prints nothing at all.
+ *
+ * git chooses per meter whether it is delayed; the library only names its
+ * meters (with git's titles), so the choice is made here, by title.
  */
 
 export interface ProgressSink {
-  /**
-   * Starts a meter. `total` > 0: a percentage; 0: a plain counter; < 0: no
-   * count at all, the elapsed time is shown instead. `delayMs`: nothing is
-   * shown for work that ends sooner (git's delayed progress).
-   */
-  start(title: string, total: number, delayMs?: number): Meter;
+  /** Starts a meter. `total` > 0: a percentage; 0: a plain counter. */
+  start(title: string, total: number): Meter;
 }
 
 export interface Meter {
@@ -26,72 +32,162 @@ const NOOP_METER: Meter = { update() {}, stop() {} };
 
 export const NO_PROGRESS: ProgressSink = { start: () => NOOP_METER };
 
-class TerminalMeter implements Meter {
-  private last = -1;
-  private lastLen = 0;
-  private shown = false;
-  private n = 0;
-  private readonly startedAt = Date.now();
-  private lastShownAt = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
+/** The meters git starts with start_delayed_progress (the others start at once). */
+export const DELAYED_METERS = new Set([
+  'Adding packfiles to multi-pack-index',
+  'Writing chunks to multi-pack-index',
+  'Looking for referenced packfiles',
+  'Counting referenced objects',
+  'Finding and deleting unreferenced packfiles',
+]);
+
+/** git_env_ulong("GIT_PROGRESS_DELAY", 2) */
+export function progressDelay(env: NodeJS.ProcessEnv): number {
+  const v = env.GIT_PROGRESS_DELAY;
+  if (v === undefined) return 2;
+  const n = parseGitUnsigned(v);
+  return typeof n === 'bigint' ? Number(n) : 2;
+}
+
+/**
+ * git_parse_unsigned / git_parse_ulong: strtoumax with base 0 (`0x..` hex,
+ * `0..` octal), an optional k/m/g unit (any case), no minus sign. Returns the
+ * value, or 'invalid' (EINVAL) / 'range' (ERANGE) as git distinguishes them.
+ */
+export function parseGitUnsigned(value: string, max: bigint = (1n << 64n) - 1n): bigint | 'invalid' | 'range' {
+  if (value.includes('-')) return 'invalid';
+  // strtoumax: leading white space, an optional '+', then digits of the base
+  const m = /^[ \t\n\v\f\r]*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)(.*)$/s.exec(value);
+  if (!m) return 'invalid';
+  let digits = m[1];
+  let rest = m[2];
+  // "0x" with no hex digit after it is read as "0" followed by "x..."
+  if (/^0[xX]$/.test(digits)) {
+    rest = digits.slice(1) + rest;
+    digits = '0';
+  }
+  let n: bigint;
+  if (/^0[xX]/.test(digits)) n = BigInt(digits);
+  else if (digits.length > 1 && digits.startsWith('0')) n = BigInt(`0o${digits.slice(1)}`);
+  else n = BigInt(digits);
+  // strtoumax saturates at UINTMAX_MAX with ERANGE
+  if (n > (1n << 64n) - 1n) return 'range';
+  let factor = 1n;
+  if (rest === '') factor = 1n;
+  else if (/^[kK]$/.test(rest)) factor = 1024n;
+  else if (/^[mM]$/.test(rest)) factor = 1024n * 1024n;
+  else if (/^[gG]$/.test(rest)) factor = 1024n * 1024n * 1024n;
+  else return 'invalid';
+  if (n > max / factor) return 'range';
+  return n * factor;
+}
+
+/** One stderr, one `progress_update` flag, as git's process has. */
+class Terminal {
+  progressUpdate = false;
+  constructor(
+    readonly write: (s: string) => void,
+    readonly columns: () => number,
+  ) {}
+}
+
+class GitMeter implements Meter {
+  private lastValue = -1;
+  private lastPercent = -1;
+  private counters = '';
+  private split = false;
+  private timer: NodeJS.Timeout | null;
+  private readonly titleLen: number;
 
   constructor(
-    private readonly write: (s: string) => void,
+    private readonly term: Terminal,
     private readonly title: string,
-    private readonly total: number,
-    private readonly delayMs: number,
+    private total: number,
+    private delay: number,
   ) {
-    if (delayMs <= 0) this.display(false, true);
-    // counters without a total, and slow work, are refreshed once a second (git's SIGALRM tick)
-    this.timer = setInterval(() => this.display(false, true), 1000);
+    this.titleLen = [...title].length;
+    // set_progress_signal: a tick every second from now
+    term.progressUpdate = false;
+    this.timer = setInterval(() => {
+      term.progressUpdate = true;
+    }, 1000);
     this.timer.unref();
   }
 
-  private counters(): string {
-    if (this.total < 0) return `${Math.floor((Date.now() - this.startedAt) / 1000)}s`;
-    if (!this.total) return `${this.n}`;
-    const percent = Math.floor((this.n * 100) / this.total);
-    return `${String(percent).padStart(3)}% (${this.n}/${this.total})`;
-  }
-
-  private display(done: boolean, tick: boolean): void {
-    if (!done && Date.now() - this.startedAt < this.delayMs) return;
-    if (done && !this.shown && Date.now() - this.startedAt < this.delayMs) return;
-    const percent = this.total > 0 ? Math.floor((this.n * 100) / this.total) : -1;
-    if (!done && !tick && (percent === this.last || Date.now() - this.lastShownAt < 50)) return;
-    this.last = percent;
-    this.lastShownAt = Date.now();
-    let counters = this.counters();
-    // no count at all: the elapsed time, once there is a second to show
-    if (this.total < 0 && counters === '0s') counters = '';
-    const clear = counters.length < this.lastLen ? this.lastLen - counters.length + 1 : 0;
-    this.lastLen = counters.length;
-    this.shown = true;
-    if (done) this.write(`${this.title}: ${counters ? `${counters}, ` : ''}done.${' '.repeat(clear)}\n`);
-    else this.write(`${this.title}: ${counters}${' '.repeat(clear)}\r`);
+  private display(n: number, done: string | null): void {
+    const term = this.term;
+    if (this.delay && (!term.progressUpdate || --this.delay)) return;
+    this.lastValue = n;
+    const lastCountLen = this.counters.length;
+    let show = false;
+    if (this.total) {
+      const percent = Math.floor((n * 100) / this.total);
+      if (percent !== this.lastPercent || term.progressUpdate) {
+        this.lastPercent = percent;
+        this.counters = `${String(percent).padStart(3)}% (${n}/${this.total})`;
+        show = true;
+      }
+    } else if (term.progressUpdate) {
+      this.counters = `${n}`;
+      show = true;
+    }
+    if (!show) return;
+    const eol = done ?? '\r';
+    const clearLen = this.counters.length < lastCountLen ? lastCountLen - this.counters.length + 1 : 0;
+    const lineLen = this.titleLen + this.counters.length + 2;
+    const cols = term.columns();
+    if (this.split) {
+      term.write(`  ${this.counters}${pad(clearLen, eol)}`);
+    } else if (!done && cols < lineLen) {
+      const clear = this.titleLen + 1 < cols ? cols - this.titleLen - 1 : 0;
+      term.write(`${this.title}:${' '.repeat(clear)}\n  ${this.counters}${eol}`);
+      this.split = true;
+    } else {
+      term.write(`${this.title}: ${this.counters}${pad(clearLen, eol)}`);
+    }
+    term.progressUpdate = false;
   }
 
   update(n: number): void {
-    if (this.stopped) return;
-    this.n = n;
-    this.display(false, false);
+    if (!this.timer) return;
+    this.display(n, null);
   }
 
   stop(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.total > 0 && this.n < this.total && this.shown) this.n = this.total;
-    this.display(true, true);
+    if (!this.timer) return;
+    if (this.lastValue !== -1) {
+      this.term.progressUpdate = true;
+      this.display(this.lastValue, ', done.\n');
+    }
+    clearInterval(this.timer);
+    this.timer = null;
+    this.term.progressUpdate = false;
   }
 }
 
-/** Progress on `stream` (stderr). */
-export function terminalProgress(stream: { write(s: string): unknown }): ProgressSink {
+/** printf's `%*s` of `s` in a field of `width`: right-aligned. */
+function pad(width: number, s: string): string {
+  return s.length >= width ? s : ' '.repeat(width - s.length) + s;
+}
+
+/**
+ * Progress on `stream` (stderr). `delay`: GIT_PROGRESS_DELAY's seconds, for
+ * the meters git delays; `columns`: the terminal's width (git's term_columns).
+ */
+export function terminalProgress(stream: { write(s: string): unknown }, options: { delay?: number; columns?: () => number } = {}): ProgressSink {
+  const term = new Terminal((s) => stream.write(s), options.columns ?? (() => 80));
+  const delay = options.delay ?? 2;
   return {
-    start: (title, total, delayMs = 0) => new TerminalMeter((s) => stream.write(s), title, total, delayMs),
+    start: (title, total) => new GitMeter(term, title, Math.max(0, total), DELAYED_METERS.has(title) ? delay : 0),
   };
+}
+
+/** git's term_columns: $COLUMNS when a positive number, else the width of stdout's terminal, else 80. */
+export function termColumns(env: NodeJS.ProcessEnv, stdout: { isTTY?: boolean; columns?: number }): number {
+  const c = Number(env.COLUMNS);
+  if (env.COLUMNS && Number.isInteger(c) && c > 0) return c;
+  if (stdout.isTTY && stdout.columns && stdout.columns > 0) return stdout.columns;
+  return 80;
 }
 
 /**

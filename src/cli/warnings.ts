@@ -38,6 +38,8 @@ const GIT_WARNINGS: RegExp[] = [
   /^unable to find all multi-pack index files$/,
   /^(pack|object) count in base MIDX too high: /,
   /^multi-pack bitmap is missing required reverse index$/,
+  /^Failed to write bitmap index\. /,
+  /^symbolic ref is dangling: /,
 ];
 
 export function formatWarning(w: OdbWarning): string {

@@ -18,6 +18,9 @@
  * The cost: a few stats per pack index. A bare repository inside a work tree
  * (`/w/cache.git` with `/w/.git`) is skipped by this rule: name it in `gitdirs`.
  *
+ * With `maintain`, the layer write is odb.maintain() instead (git 2.55's geometric
+ * repack decisions), so the chain and the packs stay logarithmic in the fetches.
+ *
  * A failed layer write never fails the command: the error goes to `onError` (or a
  * console warning), and the pack is still there, unindexed, to be picked up by the
  * next layer write.
@@ -34,7 +37,7 @@
 import { openOdb } from '../odb/open.js';
 import { type Fs, join, normalizeFs, normalizePath } from '../io/fs.js';
 import type { PublicOdb as Odb } from '../odb/odb.js';
-import type { OpenOdbOptions } from '../types.js';
+import type { MaintainOptions, MaintainResult, OpenOdbOptions } from '../types.js';
 import { proxyClient } from './proxy.js';
 import { type AnyFn, isPromiseLike } from '../util.js';
 
@@ -54,6 +57,23 @@ export interface MidxHookOptions {
   gitdirs?: string[];
   /** a database that wrote no layer for this long (ms) is closed, its files released; default 10000 */
   idleMs?: number;
+  /**
+   * Keep the chain small: after each pack, `odb.maintain()` (git 2.55's
+   * `repack --geometric=2 --write-midx=incremental` decisions) instead of a
+   * plain layer write. The new pack goes into a new tip layer, which absorbs
+   * the layers above it while it holds at least 1/midxSplitFactor of them,
+   * and older layers merge by the same rule (the cheap part: layer files
+   * only); once the tip names `midxNewLayerThreshold` packs, its small packs
+   * are merged into one (entries copied, deltas reused) and deleted. `true`
+   * is `{ loose: false, midxNewLayerThreshold: 4 }`: loose objects are left
+   * to isomorphic-git, and the tip's packs become candidates at 4 rather than
+   * git's default 8 (with 8 the pack count measurably exceeds log2(fetches) + 8
+   * for stretches; with 4 it did not, see bench/maintain.mjs). Options as
+   * `odb.maintain`'s override these; `{ packs: false }` never merges packs.
+   */
+  maintain?: boolean | MaintainOptions;
+  /** called after each maintenance run with what it did */
+  onMaintain?(result: MaintainResult, gitdir: string): void;
 }
 
 /** What withMidxHook adds to the client it returns. */
@@ -67,6 +87,8 @@ export interface MidxHookControl {
 }
 
 const DEFAULT_IDLE_MS = 10_000;
+/** the hook's repack.midxNewLayerThreshold (git's default is 8; see MidxHookOptions.maintain) */
+const HOOK_NEW_LAYER_THRESHOLD = 4;
 
 /** `a/b/c` → `a/b`, `/a` → `/`, `a` → '' (the current directory); '', `/` and `C:` → null. */
 function parentDir(p: string): string | null {
@@ -115,6 +137,9 @@ export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions =
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   if (typeof idleMs !== 'number' || !(idleMs >= 0)) throw new TypeError('withMidxHook: `idleMs` must be a number >= 0');
   const only = options.gitdirs ? new Set(options.gitdirs.map((g) => normalizePath(g))) : null;
+  const m = options.maintain;
+  if (m !== undefined && typeof m !== 'boolean' && (m === null || typeof m !== 'object')) throw new TypeError('withMidxHook: `maintain` must be a boolean or maintain options');
+  const maintainOptions: MaintainOptions | null = m ? { loose: false, midxNewLayerThreshold: HOOK_NEW_LAYER_THRESHOLD, ...(options.bitmap !== undefined ? { bitmap: options.bitmap } : {}), ...(m === true ? {} : m), dryRun: false } : null;
 
   // the client as given (the layer's own files must not go through the hook); a
   // callback-style client by its promise API where it has one (a memfs volume's
@@ -190,7 +215,16 @@ export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions =
         throw err;
       }
       await odb.refresh();
-      const checksum = await odb.writeMidx({ incremental: true, bitmap: options.bitmap });
+      let checksum: string | null;
+      if (maintainOptions) {
+        const result = await odb.maintain(maintainOptions);
+        checksum = result.changed && result.chain.length ? result.chain[result.chain.length - 1] : null;
+        try {
+          options.onMaintain?.(result, gitdir);
+        } catch {
+          // as onError
+        }
+      } else checksum = await odb.writeMidx({ incremental: true, bitmap: options.bitmap });
       if (checksum) {
         try {
           options.onLayer?.(checksum, gitdir);

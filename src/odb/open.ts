@@ -20,15 +20,19 @@ export async function openOdb(options: OpenOdbOptions): Promise<PublicOdb> {
     if (format !== 'sha1' && format !== 'sha256') throw new UnsupportedError(`unknown object format '${format}' in ${join(options.gitdir, 'config')}`);
     algorithm = format;
   }
-  const codec = await loadCodec({ forcePako: options.zlib === 'pako' });
+  const zlib = options.zlib ?? 'auto';
+  if (zlib !== 'auto' && zlib !== 'js' && zlib !== 'pako') throw new TypeError(`openOdb: unknown zlib option ${JSON.stringify(zlib)} ('auto', 'js' or 'pako')`);
+  const codec = await loadCodec({ forceJs: zlib !== 'auto' });
   return new Odb({
     fs,
     gitdir: options.gitdir,
+    objectsDir: options.objectsDir,
     hash: hashInfo(algorithm),
     codec,
     config,
     onWarning: options.onWarning,
     deltaBaseCacheBytes: options.deltaBaseCacheBytes,
     missRecheckMs: options.missRecheckMs,
+    verifyReads: options.verifyReads,
   });
 }

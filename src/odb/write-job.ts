@@ -17,6 +17,7 @@ import { compareOid, toHex } from '../oid.js';
 import { PackIndex } from '../pack/idx.js';
 import type { CompactMidxOptions, Progress, WriteMidxOptions } from '../types.js';
 import type { Odb } from './odb.js';
+import { AbortGate, progressWith } from '../progress.js';
 
 export const MIDX_PREFIX = 'multi-pack-index-';
 const BITMAP_SIGNATURE = 0x4249544d; // "BITM"
@@ -25,6 +26,10 @@ export interface Job {
   compact: boolean;
   incremental: boolean;
   bitmap: boolean;
+  /** `--refs-snapshot` file */
+  refsSnapshot?: string;
+  /** also write the `.rev` file (GIT_TEST_MIDX_WRITE_REV) */
+  writeRev: boolean;
   preferredPack?: string;
   version: number;
   writeChainFile: boolean;
@@ -34,6 +39,13 @@ export interface Job {
   from?: string;
   to?: string;
   progress?: Progress;
+  /** the caller's signal; `commit()` on it marks the point of no return */
+  gate: AbortGate;
+  /**
+   * expire (spec 4.10): given the MIDX being rewritten, the `.idx` names of the
+   * packs to leave out of the new one; an empty set means nothing to do
+   */
+  drop?: (m: MidxFile) => Promise<Set<string>>;
 }
 
 /** The MIDX as git loads it before writing: the non-incremental file, else the chain. */
@@ -66,6 +78,12 @@ export interface Plan {
   base: MidxFile | null;
   /** compaction: checksums of the layers above `to`, bottom first */
   aboveTo: string[];
+  /** expire: the `.idx` names left out, in the old MIDX's order */
+  dropped: string[];
+  /** the layer's `.bitmap` (`--bitmap`) */
+  bitmap?: Uint8Array;
+  /** the layer's `.rev` (`--bitmap` with GIT_TEST_MIDX_WRITE_REV) */
+  rev?: Uint8Array;
 }
 
 export class Paths {
@@ -98,6 +116,13 @@ export function checkVersion(version: number): void {
   if (version !== 1 && version !== 2) throw new InvalidArgumentError(`unknown MIDX version: ${version}`);
 }
 
+function progressOf(o: WriteMidxOptions | CompactMidxOptions): { progress?: Progress; gate: AbortGate } {
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new InvalidArgumentError('`signal` must be an AbortSignal');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new InvalidArgumentError('`onProgress` must be a function');
+  const gate = new AbortGate(o.signal);
+  return { progress: progressWith(o, gate), gate };
+}
+
 export function writeJob(odb: Odb, o: WriteMidxOptions): Job {
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError('writeMidx: options must be an object');
   const incremental = !!o.incremental;
@@ -113,12 +138,14 @@ export function writeJob(odb: Odb, o: WriteMidxOptions): Job {
     compact: false,
     incremental,
     bitmap: !!o.bitmap,
+    refsSnapshot: o.refsSnapshot,
+    writeRev: !!o.writeRev,
     preferredPack: o.preferredPack,
     version: parseVersion(odb, o.version, 1),
     writeChainFile,
     base: o.base,
     stdinPacks: o.stdinPacks ? new Set(o.stdinPacks) : undefined,
-    progress: o.progress,
+    ...progressOf(o),
   };
 }
 
@@ -134,12 +161,14 @@ export function compactJob(odb: Odb, o: CompactMidxOptions): Job {
     compact: true,
     incremental,
     bitmap: !!o.bitmap,
+    refsSnapshot: o.refsSnapshot,
+    writeRev: !!o.writeRev,
     version: parseVersion(odb, o.version, 2),
     writeChainFile,
     base: o.base,
     from: o.from,
     to: o.to,
-    progress: o.progress,
+    ...progressOf(o),
   };
 }
 

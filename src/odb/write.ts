@@ -22,10 +22,8 @@
  * - the lock is taken once the write is known to be needed, and if the MIDX
  *   or chain changed meanwhile the plan is made again under the lock, so two
  *   writers never lose each other's layers;
- * - `bitmap: true` writes the RIDX and BTMP chunks but not the `.bitmap`
- *   file (not implemented yet). Consequently an up-to-date MIDX rewritten
- *   with `bitmap: true` is rewritten again next time, as git would if its
- *   `.bitmap` were missing.
+ * - `bitmap: true` writes the RIDX and BTMP chunks and the `.bitmap`
+ *   (odb/bitmap-write.ts), byte for byte as git 2.55.
  */
 
 import { CorruptError } from '../errors.js';
@@ -83,8 +81,24 @@ interface Lock {
   held: boolean;
 }
 
+/** The `.rev` and `.bitmap` of the new MIDX or layer, each written to a temporary file and renamed (before the MIDX itself, as git does). */
+async function writeCompanions(odb: Odb, job: Job, plan: Plan, paths: Paths): Promise<void> {
+  const dir = job.incremental ? paths.dir : odb.packDir;
+  for (const [ext, bytes] of [['rev', plan.rev], ['bitmap', plan.bitmap]] as const) {
+    if (!bytes) continue;
+    const tmp = await createTemp(odb.fs, dir, bytes);
+    try {
+      await odb.fs.rename(tmp, paths.file(plan.hex, ext, job.incremental));
+    } catch (err) {
+      await odb.fs.remove(tmp).catch(() => {});
+      throw err;
+    }
+  }
+}
+
 async function commit(odb: Odb, job: Job, state: State, plan: Plan, paths: Paths, lock: Lock | null): Promise<void> {
   const fs = odb.fs;
+  await writeCompanions(odb, job, plan, paths);
   if (!job.incremental) {
     // non-incremental: the bytes go into the lock, which becomes the MIDX
     await fs.writeFile(lock!.path, plan.bytes);
@@ -126,22 +140,38 @@ async function commit(odb: Odb, job: Job, state: State, plan: Plan, paths: Paths
   await clearMidxFiles(odb, paths, keep, true);
 }
 
-async function run(odb: Odb, job: Job): Promise<string | null> {
+/** Runs a write job; null when nothing was written. */
+export async function runJob(odb: Odb, job: Job): Promise<{ hex: string; dropped: string[] } | null> {
   const fs = odb.fs;
+  const gate = job.gate;
+  gate.check();
   const paths = new Paths(odb.packDir);
   let fp = await fingerprint(odb, paths);
   let state = await loadState(odb);
   let lock: Lock | null = null;
-  let hex: string;
+  let done: { hex: string; dropped: string[] };
+  // git creates the layer directory up front, even when nothing gets written.
+  // Here it is made once planning is over (or failed), so that a write aborted
+  // while planning leaves no trace
+  const makeDir = async () => {
+    if (!job.incremental) return;
+    await fs.mkdir(odb.packDir);
+    await fs.mkdir(paths.dir);
+  };
   try {
     if (job.compact) compactionEndpoints(job, state);
     checkJobVersion(job);
-    // git creates the layer directory up front, even when nothing gets written
-    if (job.incremental) {
-      await fs.mkdir(odb.packDir);
-      await fs.mkdir(paths.dir);
+    let plan: Plan | null;
+    try {
+      plan = await makePlan(odb, job, state, paths);
+      gate.check();
+    } catch (err) {
+      if (!gate.isAbort(err)) await makeDir();
+      throw err;
     }
-    let plan = await makePlan(odb, job, state, paths);
+    // the point of no return: from here the write completes whatever the signal says
+    gate.commit();
+    await makeDir();
     if (!plan) return null;
     const lockPath = job.incremental ? (job.writeChainFile ? `${paths.chain}.lock` : null) : `${paths.midx}.lock`;
     if (lockPath) {
@@ -158,21 +188,21 @@ async function run(odb: Odb, job: Job): Promise<string | null> {
       }
     }
     await commit(odb, job, state, plan, paths, lock);
-    hex = plan.hex;
+    done = { hex: plan.hex, dropped: plan.dropped };
   } finally {
     if (lock?.held) await fs.remove(lock.path).catch(() => {});
     await closeState(state);
   }
   await odb.refresh();
-  return hex;
+  return done;
 }
 
 /** `git multi-pack-index write` (spec 4). Resolves to the new checksum, or null when nothing was written. */
 export async function writeMidx(odb: Odb, options: WriteMidxOptions = {}): Promise<string | null> {
-  return run(odb, writeJob(odb, options));
+  return (await runJob(odb, writeJob(odb, options)))?.hex ?? null;
 }
 
 /** `git multi-pack-index compact <from> <to>` (spec 4.9). */
 export async function compactMidx(odb: Odb, options: CompactMidxOptions): Promise<string | null> {
-  return run(odb, compactJob(odb, options));
+  return (await runJob(odb, compactJob(odb, options)))?.hex ?? null;
 }

@@ -410,7 +410,8 @@ export async function writePackFromSources(init: PackWriteInit, src: PackSources
     for (let k = 0; k < n; k++) {
       const i = writeOrder[k];
       newOffsets[i] = out.offset;
-      if (meter && (k & 1023) === 0) meter.update(k);
+      // as pack-objects: the count after each object written (k objects are written here)
+      if (meter && k) meter.update(k);
       if (packIds[i] < 0) {
         await writeWhole(i, await init.readWhole(oids.subarray(i * H, i * H + H)));
         continue;

@@ -1,0 +1,436 @@
+/**
+ * A new MIDX layer's `.bitmap` as git 2.55 writes it (midx-write.c's
+ * find_commits_for_midx_bitmap and write_midx_bitmap, pack-bitmap-write.c):
+ *
+ * - candidates: the commits reachable from every ref under refs/ (peeled;
+ *   refs to other objects skipped), or from the lines of a refs snapshot
+ *   (`+` marks a preferred tip), walked in git's default revision order
+ *   (newest committer date first, ties in the order they were queued), kept
+ *   when the new layer itself holds them;
+ * - refs matching pack.preferBitmapTips are preferred tips;
+ * - git's selection among them, then for each selected commit the set of
+ *   every object reachable from it (base layers' objects at their global
+ *   slots), EWAH-compressed as git compresses it, XOR-ed against one of the
+ *   ten previous bitmaps when that is smaller;
+ * - type bitmaps of the layer's own objects, the lookup table when
+ *   pack.writeBitmapLookupTable is set, the name-hash cache unless
+ *   pack.writeBitmapHashCache is false.
+ *
+ * A reachable object that neither the layer nor its bases hold means no
+ * bitmap can be written: git warns and fails, and so do we (BitmapClosureError).
+ */
+
+import { configBool } from '../config.js';
+import { CorruptError, MidxOdbError } from '../errors.js';
+import { join } from '../io/fs.js';
+import { Ewah } from '../midx/bitmap/ewah.js';
+import { buildBitmapFile, type Candidate, selectCommits } from '../midx/bitmap/write.js';
+import { MIDX_DIR } from '../midx/chain.js';
+import type { MidxFile } from '../midx/read.js';
+import { type LayerBitmap, parseLayerBitmap } from '../midx/bitmap/read.js';
+import { compareOid, fromHex, isHex, toHex } from '../oid.js';
+import type { Odb } from './odb.js';
+import { PackIndex } from '../pack/idx.js';
+import { reverseIndex } from './reach.js';
+import { listRefs } from './refs.js';
+
+export class BitmapClosureError extends MidxOdbError {
+  override readonly code = 'EBITMAPCLOSURE';
+  constructor(readonly oid: string) {
+    super(`Failed to write bitmap index. Packfile doesn't have full closure (object ${oid} is missing)`);
+  }
+}
+
+export interface LayerBitmapInput {
+  /** the new layer's OIDs, sorted (count*H bytes) */
+  oids: Uint8Array;
+  /** pseudo-pack order: the OIDL index of the object in each of the layer's slots */
+  order: Uint32Array;
+  /** the layer below (incremental), or null */
+  base: MidxFile | null;
+  /** whether `base` was loaded through a chain (where its `.rev` would live) */
+  baseInChain: boolean;
+  /** the new layer's MIDX checksum */
+  checksum: Uint8Array;
+  /** a refs snapshot file (`[+]<oid>` lines) instead of the refs */
+  refsSnapshot?: string;
+  /** compaction: git's `compact` turns the name-hash cache on only when pack.writeBitmapHashCache says so */
+  compact?: boolean;
+  /** the MIDX the repository had when the write began (root first), and whether it was a chain */
+  oldLayers: MidxFile[];
+  oldInChain: boolean;
+}
+
+/**
+ * The name hashes git carries into the new bitmap's cache (create_bitmap_mapping):
+ * from the bitmap git opens first, the current MIDX's (every layer's must load)
+ * or else one pack's (the newest pack with a loadable `.bitmap`); 0 for objects
+ * it does not hold, and for all when there is none.
+ */
+async function oldNameHashes(odb: Odb, input: LayerBitmapInput): Promise<((oid: Uint8Array) => number) | null> {
+  const H = odb.hash.rawLength;
+  if (input.oldLayers.length) {
+    const dir = input.oldInChain ? join(odb.packDir, MIDX_DIR) : odb.packDir;
+    const loaded: Array<{ layer: MidxFile; bitmap: LayerBitmap }> = [];
+    for (const layer of input.oldLayers) {
+      const bytes = await odb.fs.tryReadFile(join(dir, `multi-pack-index-${layer.checksumHex}.bitmap`));
+      if (!bytes) break;
+      try {
+        const bitmap = parseLayerBitmap(dir, bytes, odb.hash, layer.checksum, layer.numObjectsInBase, layer.numObjects);
+        if (!(await reverseIndex(odb, layer, dir, H))) break;
+        await layer.loadTables();
+        loaded.push({ layer, bitmap });
+      } catch (err) {
+        if (!(err instanceof CorruptError)) throw err;
+        break;
+      }
+    }
+    if (loaded.length === input.oldLayers.length) {
+      return (oid) => {
+        for (const { layer, bitmap } of loaded) {
+          const p = layer.find(oid) as number;
+          if (p >= 0) return bitmap.nameHash(p);
+        }
+        return 0;
+      };
+    }
+  }
+  // a pack bitmap: packs newest first (git's sort_pack), the first whose .bitmap loads
+  const names = (await odb.fs.readdir(odb.packDir)) ?? [];
+  const packs: Array<{ stem: string; mtime: number }> = [];
+  for (const n of names) {
+    if (!n.endsWith('.bitmap') || n.startsWith('multi-pack-index')) continue;
+    const stem = n.slice(0, -'.bitmap'.length);
+    const st = await odb.fs.stat(join(odb.packDir, `${stem}.pack`));
+    if (st && st.isFile) packs.push({ stem, mtime: Math.floor(st.mtimeMs / 1000) });
+  }
+  packs.sort((a, b) => b.mtime - a.mtime);
+  for (const { stem } of packs) {
+    try {
+      const idxPath = join(odb.packDir, `${stem}.idx`);
+      const idx = PackIndex.parse(idxPath, await odb.fs.readFile(idxPath), odb.hash);
+      const bytes = await odb.fs.readFile(join(odb.packDir, `${stem}.bitmap`));
+      const bitmap = parseLayerBitmap(stem, bytes, odb.hash, null, 0, idx.count);
+      return (oid) => {
+        const p = idx.find(oid);
+        return p >= 0 ? bitmap.nameHash(p) : 0;
+      };
+    } catch {
+      // git tries the next pack
+    }
+  }
+  return null;
+}
+
+interface CommitInfo {
+  tree: string;
+  parents: string[];
+  date: number;
+}
+
+const DEC = new TextDecoder();
+const TYPES: Record<string, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
+
+function parseCommit(hex: string, data: Uint8Array, hexLen: number): CommitInfo {
+  let tree = '';
+  const parents: string[] = [];
+  let date = 0;
+  let at = 0;
+  while (at < data.length && data[at] !== 0x0a) {
+    let nl = data.indexOf(0x0a, at);
+    if (nl < 0) nl = data.length;
+    const line = DEC.decode(data.subarray(at, nl));
+    if (line.startsWith('tree ')) tree = line.slice(5);
+    else if (line.startsWith('parent ')) parents.push(line.slice(7));
+    else if (line.startsWith('committer ')) {
+      // git's parse_commit_date: the number after the last '>'
+      const m = />\s*(\d+)/.exec(line.slice(line.lastIndexOf('>')));
+      date = m ? Number(m[1]) : 0;
+    }
+    at = nl + 1;
+  }
+  if (tree.length !== hexLen || !isHex(tree) || parents.some((p) => p.length !== hexLen || !isHex(p))) throw new CorruptError(hex, `bad commit ${hex}`);
+  return { tree, parents, date };
+}
+
+/** A binary heap ordered by (date descending, insertion order): git's commit queue for a plain walk. */
+class CommitQueue {
+  private items: Array<{ hex: string; date: number; ctr: number }> = [];
+  private ctr = 0;
+  get size(): number {
+    return this.items.length;
+  }
+  private less(a: { date: number; ctr: number }, b: { date: number; ctr: number }): boolean {
+    return a.date !== b.date ? a.date > b.date : a.ctr < b.ctr;
+  }
+  put(hex: string, date: number): void {
+    const a = this.items;
+    a.push({ hex, date, ctr: this.ctr++ });
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (!this.less(a[i], a[p])) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+  get(): string {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        if (l >= a.length) break;
+        const c = l + 1 < a.length && this.less(a[l + 1], a[l]) ? l + 1 : l;
+        if (!this.less(a[c], a[i])) break;
+        [a[i], a[c]] = [a[c], a[i]];
+        i = c;
+      }
+    }
+    return top.hex;
+  }
+}
+
+/** Slots of the base layers' objects: chain lookup, then each layer's RIDX inverted. */
+async function baseSlots(odb: Odb, base: MidxFile | null, inChain: boolean): Promise<(oid: Uint8Array) => number> {
+  const layers: Array<{ layer: MidxFile; slotOf: Uint32Array }> = [];
+  const dir = inChain ? join(odb.packDir, MIDX_DIR) : odb.packDir;
+  for (let l = base; l; l = l.base) {
+    await l.loadTables();
+    const ridx = await reverseIndex(odb, l, dir, odb.hash.rawLength);
+    if (!ridx) throw new CorruptError(l.file, `could not load reverse index for MIDX ${l.checksumHex}`);
+    const slotOf = new Uint32Array(l.numObjects);
+    ridx.forEach((pos, j) => (slotOf[pos - l.numObjectsInBase] = l.numObjectsInBase + j));
+    layers.push({ layer: l, slotOf });
+  }
+  return (oid) => {
+    for (const { layer, slotOf } of layers) {
+      const p = layer.find(oid) as number;
+      if (p >= 0) return slotOf[p];
+    }
+    return -1;
+  };
+}
+
+/** The bytes of the new layer's `.bitmap`. */
+export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promise<Uint8Array> {
+  const H = odb.hash.rawLength;
+  const hexLen = odb.hash.hexLength;
+  const n = input.order.length;
+  const baseObjects = input.base ? input.base.numObjectsInBase + input.base.numObjects : 0;
+  const total = baseObjects + n;
+  const slotOfLex = new Uint32Array(n);
+  input.order.forEach((lex, j) => (slotOfLex[lex] = baseObjects + j));
+  const lexOf = (oid: Uint8Array): number => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareOid(input.oids, mid * H, oid, 0, H);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return -1;
+  };
+  const inBase = await baseSlots(odb, input.base, input.baseInChain);
+  const scratch = new Uint8Array(H);
+  const slotOf = (hex: string): number => {
+    fromHex(hex, scratch);
+    const i = lexOf(scratch);
+    return i >= 0 ? slotOfLex[i] : inBase(scratch);
+  };
+
+  // ---- the layer's object types (its type bitmaps)
+  const slotTypes = new Uint8Array(n);
+  for (let j = 0; j < n; j++) {
+    const lex = input.order[j];
+    const h = await odb.readHeader(toHex(input.oids, lex * H, H));
+    slotTypes[j] = TYPES[h.type];
+  }
+
+  // ---- candidates: git's plain revision walk from the refs (or the snapshot)
+  const commits = new Map<string, CommitInfo>();
+  const commitOf = async (hex: string): Promise<CommitInfo> => {
+    let c = commits.get(hex);
+    if (!c) {
+      const obj = await odb.read(hex);
+      if (obj.type !== 'commit') throw new CorruptError(hex, `object ${hex} is a ${obj.type}, not a commit`);
+      c = parseCommit(hex, obj.data, hexLen);
+      commits.set(hex, c);
+    }
+    return c;
+  };
+  const pending: Array<{ oid: string; preferred: boolean }> = [];
+  const preferredCommits = new Set<string>();
+  /** peels tags; null for anything that is not (or does not lead to) a commit */
+  const peel = async (hex: string): Promise<string | null> => {
+    for (let depth = 0; depth < 100; depth++) {
+      const obj = await odb.read(hex);
+      if (obj.type === 'commit') {
+        commits.set(hex, commits.get(hex) ?? parseCommit(hex, obj.data, hexLen));
+        return hex;
+      }
+      if (obj.type !== 'tag') return null;
+      const m = /^object ([0-9a-f]+)/.exec(DEC.decode(obj.data.subarray(0, 200)));
+      if (!m) return null;
+      hex = m[1];
+    }
+    return null;
+  };
+  if (input.refsSnapshot !== undefined) {
+    const text = DEC.decode(await odb.fs.readFile(input.refsSnapshot));
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    for (const raw of lines) {
+      const line = raw.replace(/\r$/, '');
+      const preferred = line.startsWith('+');
+      const hex = (preferred ? line.slice(1) : line).toLowerCase();
+      if (hex.length < hexLen || !isHex(hex.slice(0, hexLen))) throw new CorruptError(input.refsSnapshot, `could not parse line: ${line}`);
+      if (hex.length !== hexLen) throw new CorruptError(input.refsSnapshot, `malformed line: ${line}`);
+      const obj = await odb.read(hex);
+      // the flag goes on the object named: a tag line's commit is not itself preferred
+      if (preferred && obj.type === 'commit') preferredCommits.add(hex);
+      const c = await peel(hex);
+      if (c) pending.push({ oid: c, preferred });
+    }
+  } else {
+    const tips = odb.config.get('pack.preferbitmaptips') ?? [];
+    const refs = await listRefs(odb, (name) => odb.warn({ file: join(odb.gitdir, name), reason: `symbolic ref is dangling: ${name}` }));
+    for (const ref of refs) {
+      const c = await peel(ref.oid);
+      if (!c) continue;
+      const preferred = tips.some((t) => ref.name.startsWith(t));
+      if (preferred) preferredCommits.add(c);
+      pending.push({ oid: c, preferred });
+    }
+  }
+  const seen = new Set<string>();
+  const start: string[] = [];
+  for (const p of pending) {
+    if (seen.has(p.oid)) continue;
+    seen.add(p.oid);
+    start.push(p.oid);
+  }
+  // commit_list_sort_by_date (stable), then into the queue in that order
+  start.sort((a, b) => commits.get(b)!.date - commits.get(a)!.date);
+  const queue = new CommitQueue();
+  for (const s of start) queue.put(s, commits.get(s)!.date);
+  const candidateOids: string[] = [];
+  const candidates: Candidate[] = [];
+  while (queue.size) {
+    const hex = queue.get();
+    const c = commits.get(hex)!;
+    fromHex(hex, scratch);
+    if (lexOf(scratch) >= 0) {
+      candidateOids.push(hex);
+      candidates.push({ date: c.date, merge: c.parents.length > 1, preferred: preferredCommits.has(hex) });
+    }
+    for (const p of c.parents) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      const pc = await commitOf(p);
+      queue.put(p, pc.date);
+    }
+  }
+  const selected = selectCommits(candidates).map((i) => candidateOids[i]);
+
+  // ---- each selected commit's reachable set (earlier selected commits' sets reused)
+  const words = Math.ceil(total / 32) + 1;
+  const done = new Map<string, Uint32Array>();
+  const treeKids = new Map<number, { blobs: Uint32Array; trees: Array<[string, number]> }>();
+  const requireSlot = (hex: string): number => {
+    const s = slotOf(hex);
+    if (s < 0) {
+      odb.warn({ file: odb.packDir, reason: `Failed to write bitmap index. Packfile doesn't have full closure (object ${hex} is missing)` });
+      throw new BitmapClosureError(hex);
+    }
+    return s;
+  };
+  const kidsOf = async (treeHex: string, slot: number) => {
+    let kids = treeKids.get(slot);
+    if (kids) return kids;
+    const d = (await odb.read(treeHex)).data;
+    const blobs: number[] = [];
+    const trees: Array<[string, number]> = [];
+    for (let at = 0; at < d.length; ) {
+      const sp = d.indexOf(0x20, at);
+      const nul = sp < 0 ? -1 : d.indexOf(0, sp);
+      if (sp < 0 || nul < 0 || nul + 1 + H > d.length) throw new CorruptError(treeHex, `malformed tree ${treeHex}`);
+      const isTree = sp - at === 5 && d[at] === 0x34; // "40000"
+      const gitlink = sp - at === 6 && d[at] === 0x31 && d[at + 1] === 0x36; // "160000"
+      if (!gitlink) {
+        const hex = toHex(d, nul + 1, H);
+        const s = requireSlot(hex);
+        if (isTree) trees.push([hex, s]);
+        else blobs.push(s);
+      }
+      at = nul + 1 + H;
+    }
+    kids = { blobs: Uint32Array.from(blobs), trees };
+    treeKids.set(slot, kids);
+    return kids;
+  };
+  const bitmaps: Ewah[] = [];
+  const positions: number[] = [];
+  for (const tip of selected) {
+    const bits = new Uint32Array(words);
+    const set = (s: number) => (bits[s >>> 5] |= 1 << (s & 31));
+    const has = (s: number) => (bits[s >>> 5] & (1 << (s & 31))) !== 0;
+    const tstack: Array<[string, number]> = [];
+    const stack = [tip];
+    while (stack.length) {
+      const hex = stack.pop()!;
+      const prior = hex !== tip ? done.get(hex) : undefined;
+      if (prior) {
+        for (let i = 0; i < words; i++) bits[i] |= prior[i];
+        continue;
+      }
+      const s = requireSlot(hex);
+      if (hex !== tip && has(s)) continue;
+      set(s);
+      const c = await commitOf(hex);
+      tstack.push([c.tree, requireSlot(c.tree)]);
+      for (const p of c.parents) stack.push(p);
+    }
+    // trees: a tree whose bit is set is complete already
+    while (tstack.length) {
+      const [thex, ts] = tstack.pop()!;
+      if (has(ts)) continue;
+      set(ts);
+      const kids = await kidsOf(thex, ts);
+      for (const b of kids.blobs) set(b);
+      for (const t of kids.trees) if (!has(t[1])) tstack.push(t);
+    }
+    done.set(tip, bits);
+    bitmaps.push(Ewah.fromWords(bits));
+    fromHex(tip, scratch);
+    positions.push(baseObjects + lexOf(scratch));
+  }
+
+  const hashCache = configBool(odb.config, 'pack.writeBitmapHashCache', !input.compact);
+  let nameHashes: Uint32Array | undefined;
+  if (hashCache) {
+    const lookup = await oldNameHashes(odb, input);
+    if (lookup) {
+      nameHashes = new Uint32Array(n);
+      for (let i = 0; i < n; i++) nameHashes[i] = lookup(input.oids.subarray(i * H, i * H + H));
+    }
+  }
+
+  return buildBitmapFile(
+    {
+      hash: odb.hash,
+      checksum: input.checksum,
+      baseObjects,
+      slotTypes,
+      commits: bitmaps.map((bitmap, i) => ({ commitPos: positions[i], bitmap })),
+      hashCache,
+      nameHashes,
+      lookupTable: configBool(odb.config, 'pack.writeBitmapLookupTable', false),
+    },
+    (b) => odb.codec.hash(odb.hash.algorithm, b),
+  );
+}
+
