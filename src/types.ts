@@ -56,6 +56,13 @@ export interface OpenOdbOptions {
   zlib?: 'auto' | 'js' | 'pako';
   /** the repository's hash algorithm; read from the config when omitted */
   objectFormat?: HashAlgorithm;
+  /**
+   * After a miss the database checks whether packs or MIDX layers changed on
+   * disk (a few stat calls; a reload only when they show a change). That check
+   * serves the misses that follow it within the same event-loop turn and within
+   * this many milliseconds (default 1); 0 makes every miss check.
+   */
+  missRecheckMs?: number;
 }
 
 export interface LayerStats {
