@@ -34,6 +34,7 @@ import type { Pack } from '../pack/pack.js';
 import { PackSources, typeNumber, writePackFromSources } from '../pack/write.js';
 import type { MaintainOptions, MaintainResult, MaintainStep } from '../types.js';
 import { type ChainStep, type GeometryPack, type MaintainSettings, planChain, planGeometry, type PlanLayer, stepBase } from './maintain-plan.js';
+import { deletePack } from './expire.js';
 import type { Odb } from './odb.js';
 import { clearFiles, closeState, firstPseudoPackSlot, loadState, MIDX_PREFIX, Paths, type State } from './write-job.js';
 
@@ -168,8 +169,8 @@ async function collectObjects(odb: Odb, g: Gathered, rollup: string[], stay: str
 
 /**
  * Deletes the given packs (`.idx` names) that no layer of the chain now on
- * disk names, in git's order (.idx first, so no reader starts on a pack whose
- * index is gone), and resolves to the names deleted. Kept packs stay.
+ * disk names, with expire's deletePack (git's unlink_pack_path order, .idx
+ * first; a pack with a .keep stays), and resolves to the names deleted.
  */
 export async function deleteUnnamedPacks(odb: Odb, names: string[]): Promise<string[]> {
   const state = await loadState(odb);
@@ -182,15 +183,8 @@ export async function deleteUnnamedPacks(odb: Odb, names: string[]): Promise<str
   const deleted: string[] = [];
   for (const name of names) {
     if (named.has(name)) continue;
-    const base = join(odb.packDir, name.replace(/\.idx$/, ''));
-    if (await exists(odb, `${base}.keep`)) continue;
-    for (const ext of ['.idx', '.pack', '.rev', '.bitmap', '.promisor', '.mtimes']) {
-      try {
-        await odb.fs.unlink(`${base}${ext}`);
-      } catch (err) {
-        if (!isNotFound(err)) odb.warn({ file: `${base}${ext}`, reason: `could not remove: ${(err as Error).message}` });
-      }
-    }
+    if (await exists(odb, join(odb.packDir, name.replace(/\.idx$/, '.keep')))) continue;
+    await deletePack(odb, name);
     deleted.push(name);
   }
   return deleted;
