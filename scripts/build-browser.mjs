@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Builds the browser bundle: dist/browser/midx-odb.js, one ES module holding
- * the library and pako, with no Node built-in in its graph. The only
+ * the library and fflate, with no Node built-in in its graph. The only
  * references to node:zlib / node:crypto are src/zlib's dynamic imports with a
  * computed specifier, which run only where `process.versions.node` exists.
  *
@@ -67,7 +67,7 @@ export async function buildBrowser({ outDir = resolve(root, 'dist/browser'), min
         output: { codeSplitting: false },
       },
     },
-    // pako and any later dependency: their browser builds
+    // fflate and any later dependency: their browser builds
     resolve: { conditions: ['browser', 'import', 'module', 'default'], mainFields: ['browser', 'module', 'main'] },
   });
   const file = resolve(outDir, 'midx-odb.js');

@@ -36,6 +36,9 @@ export type {
 export { writePackOfObjects as writePack, writePackOfPacks } from './odb/write-pack.js';
 export type { HashAlgorithm } from './oid.js';
 export type { ObjectCounts, ReachOptions } from './odb/reach.js';
+export type { ProgressCallback, ProgressEvent, ProgressOptions } from './progress.js';
+export { createOpfsFs } from './io/opfs.js';
+export type { OpfsFileHandle, OpfsFs, OpfsStat } from './io/opfs.js';
 /** The database openOdb returns (a type: construct it with openOdb). */
 export type { PublicOdb as Odb } from './odb/odb.js';
 export { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';

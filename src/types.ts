@@ -1,6 +1,7 @@
 /** Public types of the object database. */
 
 import type { HashAlgorithm } from './oid.js';
+import type { ProgressOptions } from './progress.js';
 
 export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';
 
@@ -39,10 +40,20 @@ export interface OpenOdbOptions {
   onWarning?: (warning: OdbWarning) => void;
   /** byte budget of the delta-base cache (default 96 MiB) */
   deltaBaseCacheBytes?: number;
+  /**
+   * re-hash every object read (read, readObject, and the bases of deltas that
+   * stand on another pack) and throw CorruptError when its bytes do not hash to
+   * its id. Off by default, as in git: it costs one SHA per object read.
+   */
+  verifyReads?: boolean;
   /** byte budget for files read whole on clients without positional reads (default 256 MiB) */
   wholeFileBudget?: number;
-  /** 'auto' (default): node's zlib in Node, pako elsewhere; 'pako': pako everywhere (the browser path, testable in Node) */
-  zlib?: 'auto' | 'pako';
+  /**
+   * 'auto' (default): node's zlib in Node, the JavaScript codec (fflate) elsewhere;
+   * 'js': the JavaScript codec everywhere (the browser path, testable in Node);
+   * 'pako': accepted as an alias of 'js' (the JavaScript codec was pako before)
+   */
+  zlib?: 'auto' | 'js' | 'pako';
   /** the repository's hash algorithm; read from the config when omitted */
   objectFormat?: HashAlgorithm;
 }
@@ -66,11 +77,15 @@ export interface OdbStats {
   layers: LayerStats[];
   /** `.idx` names that some layer lists, in global pack-int-id order */
   midxPacks: string[];
-  /** `.idx` names in the pack directory that no layer lists */
-  packs: string[];
+  /** `.idx` names in the pack directory that no layer lists (unindexed packs) */
+  unindexedPacks: string[];
   /** objects reachable through the MIDX (sum over layers) */
   midxObjects: number;
   /** objects in unindexed packs (sum of their .idx counts; loaded on demand) */
+  unindexedObjects: number;
+  /** @deprecated the same list as `unindexedPacks` (the old name read like "all packs") */
+  packs: string[];
+  /** @deprecated the same count as `unindexedObjects` */
   packObjects: number;
   /** number of loose object files */
   looseObjects: number;
@@ -156,7 +171,7 @@ export interface ProgressMeter {
   stop(): void;
 }
 
-export interface VerifyOptions {
+export interface VerifyOptions extends ProgressOptions {
   /** meters with git's titles */
   progress?: Progress;
   /**
@@ -168,7 +183,7 @@ export interface VerifyOptions {
 }
 
 /** Options of `Odb.writeMidx`, named after `git multi-pack-index write`'s flags. */
-export interface WriteMidxOptions {
+export interface WriteMidxOptions extends ProgressOptions {
   /** meters with git's titles */
   progress?: Progress;
   /** append a layer holding only the packs and objects no layer holds yet (`--incremental`) */
@@ -196,7 +211,7 @@ export interface WriteMidxOptions {
 }
 
 /** Options of `Odb.compactMidx` (`git multi-pack-index compact`). */
-export interface CompactMidxOptions {
+export interface CompactMidxOptions extends ProgressOptions {
   /** meters with git's titles */
   progress?: Progress;
   /** checksum (lowercase hex) of the lowest layer to compact */
@@ -220,7 +235,7 @@ export interface CompactMidxOptions {
 }
 
 /** Options of `writePack` and `writePackOfPacks`. */
-export interface WritePackOptions {
+export interface WritePackOptions extends ProgressOptions {
   /** a meter titled `Writing objects` */
   progress?: Progress;
   /** where the pack goes (default: the repository's objects/pack) */
@@ -252,7 +267,7 @@ export interface WrittenPack {
   deflated: number;
 }
 
-export interface ExpireMidxOptions {
+export interface ExpireMidxOptions extends ProgressOptions {
   /** meters: `Counting referenced objects`, `Finding and deleting unreferenced packfiles`, then the MIDX writer's */
   progress?: Progress;
 }
@@ -264,7 +279,7 @@ export interface ExpireMidxResult {
   midx: string | null;
 }
 
-export interface RepackMidxOptions {
+export interface RepackMidxOptions extends ProgressOptions {
   /** `--batch-size`: bytes; 0 (the default) repacks every candidate pack into one */
   batchSize?: number;
   /** meters: `Writing objects` for the pack, then the MIDX writer's */
@@ -284,7 +299,7 @@ export interface RepackMidxResult {
  * Options of `Odb.maintain` (git 2.55's `git repack -d -l --geometric=<factor>
  * --write-midx=incremental`), with git's names and defaults.
  */
-export interface MaintainOptions {
+export interface MaintainOptions extends ProgressOptions {
   /** `--geometric=<factor>`: each pack left standing holds at least this many times the objects of the next smaller one. Default 2 */
   geometric?: number;
   /** `repack.midxSplitFactor` (config, else 2; at least 2): layers merge while the newer ones hold at least 1/N of the next deeper one */
@@ -310,6 +325,7 @@ export interface MaintainOptions {
   bitmap?: boolean;
   /** meters: `Writing objects`, then the MIDX writer's */
   progress?: Progress;
+  // signal: honoured until the first file is written (the new pack); from then on the run completes
 }
 
 /** One layer of the new chain, tip first, as `maintain` planned (and made) it. */

@@ -98,7 +98,7 @@ describe.skipIf(!CHROMIUM && !CI)('browser: headless Chromium over LightningFS',
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('bundles without Node built-ins and runs the browser path (pako, WebCrypto)', () => {
+  it('bundles without Node built-ins and runs the browser path (fflate, WebCrypto)', () => {
     // the check itself sees what it must
     expect(nodeImportsIn(`import fs from 'node:fs'; import { x } from "crypto"; const z = require('zlib'); await import('path')`)).toHaveLength(4);
     expect(nodeImportsIn(`const name = 'node:zlib'; await import(name)`)).toEqual([]);

@@ -9,7 +9,7 @@ const z = zlib.deflateSync(text);
 
 describe.each([
   ['node zlib', false],
-  ['pako', true],
+  ['js (fflate)', true],
 ] as const)('%s', (_label, forcePako) => {
   it('inflates exactly, again and again, and after errors', async () => {
     const c = await loadCodec({ forcePako });
@@ -26,5 +26,23 @@ describe.each([
     // the start of a stream: enough for a delta's size header
     expect(Buffer.from(c.inflatePrefix(z.subarray(0, 300), 16)).subarray(0, 16).equals(text.subarray(0, 16))).toBe(true);
     expect(Buffer.from(c.inflate(c.deflate(text))).equals(text)).toBe(true);
+  });
+
+  it('checks the zlib header and the Adler-32 trailer (fflate does not: the codec does)', async () => {
+    const c = await loadCodec({ forcePako });
+    // a damaged checksum, then damaged data that still decodes (a literal byte of a stored block)
+    const badSum = Buffer.from(z);
+    badSum[badSum.length - 1] ^= 1;
+    const stored = zlib.deflateSync(text, { level: 0 });
+    const badData = Buffer.from(stored);
+    badData[100] ^= 1;
+    for (const bad of [badSum, badData]) {
+      expect(() => c.inflateExact(bad, text.length)).toThrow(/check/);
+      expect(() => c.inflate(bad)).toThrow(/check/);
+    }
+    expect(Buffer.from(c.inflateExact(stored, text.length)).equals(text)).toBe(true);
+    const badHeader = Buffer.from(z);
+    badHeader[1] ^= 1;
+    expect(() => c.inflateExact(badHeader, text.length)).toThrow(/header/);
   });
 });

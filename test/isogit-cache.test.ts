@@ -30,7 +30,8 @@ function temp(): string {
   return d;
 }
 
-const ISOGIT_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('isomorphic-git')));
+// the package under test: isomorphic-git, or the alias of its newest release (vitest project isogit-latest)
+const ISOGIT_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve(process.env.ISOGIT_PACKAGE ?? 'isomorphic-git')));
 
 /** A writable copy of a gitdir (checkout writes the index into it). */
 function copyGitdir(gitdir: string): string {

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import git from 'isomorphic-git';
+import * as pakoLib from 'pako';
 import { loadCodec, type Codec } from '../src/zlib/index.js';
 import type { GitObject, ObjectType } from '../src/types.js';
 import {
@@ -43,7 +44,10 @@ const scratch: string[] = [];
 beforeAll(async () => {
   // pako at level 1 is zlib's reference deflate at git's default core.looseCompression:
   // it re-creates git-written loose files byte for byte (node's zlib fork does not)
-  pako = await loadCodec({ forcePako: true });
+  // (the library's JavaScript codec is fflate, whose deflate is valid but not zlib's bytes:
+  // this test's codec deflates with pako, as isomorphic-git does)
+  const js = await loadCodec({ forceJs: true });
+  pako = { ...js, deflate: (data: Uint8Array, level = 1) => pakoLib.deflate(data, { level: level as pakoLib.DeflateFunctionOptions['level'] }) };
   native = await loadCodec();
 });
 

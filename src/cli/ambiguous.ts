@@ -31,7 +31,7 @@ async function minimumAbbrev(odb: Odb): Promise<number> {
   if (configured !== undefined && /^\d+$/.test(configured)) return Math.min(Math.max(4, Number(configured)), odb.hash.hexLength);
   if (configured === 'no') return odb.hash.hexLength;
   const s = await odb.stats();
-  return autoAbbrev(s.midxObjects + s.packObjects);
+  return autoAbbrev(s.midxObjects + s.unindexedObjects);
 }
 
 async function uniqueAbbrev(odb: Odb, oid: string, min: number): Promise<string> {

@@ -87,15 +87,23 @@ const TOP_USAGES = [
 
 /**
  * An --object-dir as git takes it (real_pathdup): absolute, symbolic links
- * resolved; a directory that does not exist is an error, as git reports it
- * when it adds the directory as an alternate.
+ * resolved component by component; a missing directory on the way is fatal
+ * (`Invalid path`), a missing last component is the error git gives when it
+ * adds the directory as an alternate.
  */
 function realObjectDir(dir: string): string {
-  try {
-    return fs.realpathSync(dir);
-  } catch {
-    throw new Die('', 128, [`error: object directory ${dir} does not exist; check .git/objects/info/alternates`]);
+  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
+  let real: string = path.sep;
+  for (let i = 0; i < parts.length; i++) {
+    const next = path.join(real, parts[i]);
+    try {
+      real = fs.realpathSync(next);
+    } catch {
+      if (i < parts.length - 1) throw new Die(`Invalid path '${next}': No such file or directory`);
+      throw new Die('', 128, [`error: object directory ${next} does not exist; check .git/objects/info/alternates`]);
+    }
   }
+  return real;
 }
 
 function version(): string {

@@ -73,7 +73,7 @@ export async function statsCommand(ctx: CommandContext, argv: string[]): Promise
   const layerOf = new Map<string, string>();
   for (const l of s.layers) for (const p of l.packs) if (!layerOf.has(p)) layerOf.set(p, l.checksum);
   const inMidx: PackFigures[] = s.midxPacks.map((name) => ({ name, objects: idxCount(path.join(packDir, name)), packBytes: packBytes(packDir, name), layer: layerOf.get(name) }));
-  const outside: PackFigures[] = s.packs.map((name) => ({ name, objects: idxCount(path.join(packDir, name)), packBytes: packBytes(packDir, name) }));
+  const outside: PackFigures[] = s.unindexedPacks.map((name) => ({ name, objects: idxCount(path.join(packDir, name)), packBytes: packBytes(packDir, name) }));
   const kind = s.layers.length === 0 ? 'none' : s.layers.some((l) => l.file.includes(`${path.sep}multi-pack-index.d${path.sep}`) || l.file.includes('/multi-pack-index.d/')) ? 'chain' : 'single';
   const midxBytes = sum(inMidx, 'packBytes');
   const otherBytes = sum(outside, 'packBytes');
@@ -86,7 +86,7 @@ export async function statsCommand(ctx: CommandContext, argv: string[]): Promise
       layers: s.layers,
       midxPacks: inMidx,
       packs: outside,
-      objects: { midx: s.midxObjects, packs: s.packObjects, loose: s.looseObjects },
+      objects: { midx: s.midxObjects, packs: s.unindexedObjects, loose: s.looseObjects },
       packBytes: { midx: midxBytes, packs: otherBytes, total: midxBytes + otherBytes },
     };
     await ctx.out.write(`${JSON.stringify(json, null, 2)}\n`);
@@ -119,7 +119,7 @@ export async function statsCommand(ctx: CommandContext, argv: string[]): Promise
   lines.push('objects:');
   const counts: Array<[string, number]> = [
     ['through the multi-pack-index', s.midxObjects],
-    ['in packs outside it', s.packObjects],
+    ['in packs outside it', s.unindexedObjects],
     ['loose', s.looseObjects],
   ];
   const width = Math.max(...counts.map(([, n]) => String(n).length));

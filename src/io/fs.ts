@@ -261,16 +261,18 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       }
     },
     async open(path) {
-      if (syncIo) {
-        const fd = await retryOnFileTableFull(() => syncIo.openSync(path, 'r'));
-        const size = Number(syncIo.fstatSync(fd).size);
+      /**
+       * A synchronous file over `readAt(buf, off, len, pos)` (bytes read):
+       * node's and memfs's readSync, or a handle's readSync (createOpfsFs).
+       */
+      const syncFile = (size: number, readAt: (buf: Uint8Array, off: number, len: number, pos: number) => number, closeIt: () => void): RandomAccessFile => {
         let closed = false;
         /** reads [pos, pos+len) into buf[0, len) */
         const fill = (buf: Uint8Array, pos: number, len: number): Uint8Array => {
           if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
           let done = 0;
           while (done < len) {
-            const n = syncIo.readSync(fd, buf, done, len - done, pos + done);
+            const n = readAt(buf, done, len - done, pos + done);
             if (!n) throw shortRead(path, pos, len, pos + done);
             done += n;
           }
@@ -295,16 +297,33 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
           close() {
             if (!closed) {
               closed = true;
-              syncIo.closeSync(fd);
+              closeIt();
             }
           },
         };
+      };
+      if (syncIo) {
+        const fd = await retryOnFileTableFull(() => syncIo.openSync(path, 'r'));
+        const size = Number(syncIo.fstatSync(fd).size);
+        return syncFile(
+          size,
+          (buf, off, len, pos) => syncIo.readSync(fd, buf, off, len, pos),
+          () => syncIo.closeSync(fd),
+        );
       }
       if (hasOpen) {
         let fh = await retryOnFileTableFull(() => p.open(path, 'r'));
         if (typeof fh === 'number') fh = descriptorHandle(client, fh);
         const st = await fh.stat();
         const size = Number(st.size);
+        // a handle that reads synchronously (createOpfsFs's, over FileSystemSyncAccessHandle)
+        if (typeof fh.readSync === 'function') {
+          return syncFile(
+            size,
+            (buf, off, len, pos) => fh.readSync(buf, off, len, pos),
+            () => void fh.close(),
+          );
+        }
         const readInto = async (buf: Uint8Array, pos: number, len: number) => {
           if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
           let done = 0;

@@ -23,7 +23,7 @@
  * database could not load, and everything once the self-test (run when `git` is
  * given) fails. Loose objects stay isomorphic-git's (small whole-file reads).
  *
- * Verified with isomorphic-git 1.44.11 (its esm, cjs and umd bundles).
+ * Verified with isomorphic-git 1.44.11 and 1.44.19 (their esm, cjs and umd bundles).
  */
 
 import type { GitObject, OdbWarning } from '../types.js';
@@ -34,7 +34,7 @@ import { type IsogitPackSource, packOfLoaded, readPacked } from './packs.js';
 export type { IsogitPackSource } from './packs.js';
 
 /** The versions whose internals this adapter was checked against. */
-export const ISOGIT_VERIFIED = '1.44.11';
+export const ISOGIT_VERIFIED = '1.44.11, 1.44.19';
 const VERIFIED_RANGE = /^1\.44\.\d+$/;
 
 /** The part of isomorphic-git the runtime check uses. */

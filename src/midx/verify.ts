@@ -20,7 +20,7 @@ import { join } from '../io/fs.js';
 import { compareOid, fanoutSearch, type HashInfo, toHex } from '../oid.js';
 import type { PackIndex } from '../pack/idx.js';
 import { Pack, type PackContext } from '../pack/pack.js';
-import type { Progress, VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
+import type { Progress, ProgressMeter, VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
 import { type Codec, trailerMatches } from '../zlib/index.js';
 import { loadMidx, MIDX_NAME, type MidxWarning } from './chain.js';
 import { CHUNK_LOFF, CHUNK_OIDL, CHUNK_OOFF, gitToc, hex32, MIDX_HEADER_SIZE, TOC_ENTRY_SIZE } from './chunks.js';
@@ -344,38 +344,75 @@ export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}
 
 const NO_METER = { update() {}, stop() {} };
 
-async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, gitOnly: boolean, progress?: Progress): Promise<void> {
-  const { fs, packDir, hash, codec } = ctx;
-  const meter = (title: string, total: number) => progress?.start(title, total) ?? NO_METER;
-  const H = hash.rawLength;
-  const tip = layers[layers.length - 1];
-  const at = (l: Layer, git: boolean): Where => ({ file: l.midx.file, layer: l.name, git });
-  const totalPacks = tip.pBase + tip.p;
-  const totalObjects = tip.nBase + tip.n;
-  const layerOfPack = (id: number): Layer => {
-    let k = layers.length - 1;
-    while (k > 0 && id < layers[k].pBase) k--;
-    return layers[k];
-  };
-  const layerOfObject = (pos: number): Layer => {
-    let k = layers.length - 1;
-    while (k > 0 && pos < layers[k].nBase) k--;
-    return layers[k];
-  };
+/** What the layer checks share: the layers bottom first, where findings go, and how to count. */
+interface LayerChecks {
+  ctx: VerifyContext;
+  layers: Layer[];
+  report: Report;
+  gitOnly: boolean;
+  meter(title: string, total: number): ProgressMeter;
+  H: number;
+  tip: Layer;
+  totalPacks: number;
+  totalObjects: number;
+  at(l: Layer, git: boolean): Where;
+  layerOfPack(id: number): Layer;
+  layerOfObject(pos: number): Layer;
+}
 
-  // 2. checksum: git checks the tip; lower layers too unless gitOnly
+async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, gitOnly: boolean, progress?: Progress): Promise<void> {
+  const tip = layers[layers.length - 1];
+  const c: LayerChecks = {
+    ctx, layers, report, gitOnly,
+    meter: (title, total) => progress?.start(title, total) ?? NO_METER,
+    H: ctx.hash.rawLength,
+    tip,
+    totalPacks: tip.pBase + tip.p,
+    totalObjects: tip.nBase + tip.n,
+    at: (l, git) => ({ file: l.midx.file, layer: l.name, git }),
+    layerOfPack(id) {
+      let k = layers.length - 1;
+      while (k > 0 && id < layers[k].pBase) k--;
+      return layers[k];
+    },
+    layerOfObject(pos) {
+      let k = layers.length - 1;
+      while (k > 0 && pos < layers[k].nBase) k--;
+      return layers[k];
+    },
+  };
+  await checkChecksums(c);
+  const packMissing = await checkPacks(c);
+  // 4. empty: git stops here when the tip has no object; the checks below go on past it unless gitOnly
+  let beyondGit = false;
+  if (tip.n === 0) {
+    report.report('the midx contains no oid', c.at(tip, true));
+    if (gitOnly) return;
+    beyondGit = true;
+  }
+  checkOidOrder(c, beyondGit);
+  await checkOffsets(c, packMissing, beyondGit);
+}
+
+/** 2. checksum: git checks the tip; lower layers too unless gitOnly. */
+async function checkChecksums(c: LayerChecks): Promise<void> {
+  const { layers, gitOnly, tip, report, H, ctx } = c;
   for (let k = layers.length - 1; k >= 0; k--) {
     const l = layers[k];
     if (gitOnly && l !== tip) break;
-    if (!(await trailerMatches(codec, hash.algorithm, l.bytes, H))) report.report('incorrect checksum', at(l, l === tip));
+    if (!(await trailerMatches(ctx.codec, ctx.hash.algorithm, l.bytes, H))) report.report('incorrect checksum', c.at(l, l === tip));
   }
+}
 
-  // 3. packs: git's prepare_midx_pack needs a `.idx` name and a regular `.pack` beside it
+/** 3. packs: git's prepare_midx_pack needs a `.idx` name and a regular `.pack` beside it. Returns which pack ids are missing. */
+async function checkPacks(c: LayerChecks): Promise<Uint8Array> {
+  const { totalPacks, report } = c;
+  const { fs, packDir } = c.ctx;
   const packMissing = new Uint8Array(totalPacks);
-  const packMeter = meter('Looking for referenced packfiles', totalPacks);
+  const packMeter = c.meter('Looking for referenced packfiles', totalPacks);
   for (let id = 0; id < totalPacks; id++) {
     packMeter.update(id + 1);
-    const l = layerOfPack(id);
+    const l = c.layerOfPack(id);
     const name = l.midx.packNames[id - l.pBase];
     const packPath = join(packDir, name.replace(/\.idx$/, '') + '.pack');
     const st = name.endsWith('.idx') ? await fs.stat(packPath) : null;
@@ -385,28 +422,23 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
       report.report(`failed to load pack in position ${id}`, { file: packPath, layer: l.name, git: true, detail });
     }
   }
-
   packMeter.stop();
+  return packMissing;
+}
 
-  // 4. empty: git stops here when the tip has no object; the checks below go on past it unless gitOnly
-  let beyondGit = false;
-  if (tip.n === 0) {
-    report.report('the midx contains no oid', at(tip, true));
-    if (gitOnly) return;
-    beyondGit = true;
-  }
-
-  // 5. OID order: git runs its loop once per layer, on the tip each time; here each layer once (gitOnly: as git)
+/** 5. OID order: git runs its loop once per layer, on the tip each time; here each layer once (gitOnly: as git). */
+function checkOidOrder(c: LayerChecks, beyondGit: boolean): void {
+  const { layers, tip, report, H, gitOnly } = c;
   const orderOf = (l: Layer, git: boolean) => {
     for (let i = 0; i + 1 < l.n; i++) {
       if (compareOid(l.oidl, i * H, l.oidl, (i + 1) * H, H) >= 0) {
-        report.report(`oid lookup out of order: oid[${i}] = ${toHex(l.oidl, i * H, H)} >= ${toHex(l.oidl, (i + 1) * H, H)} = oid[${i + 1}]`, at(l, git));
+        report.report(`oid lookup out of order: oid[${i}] = ${toHex(l.oidl, i * H, H)} >= ${toHex(l.oidl, (i + 1) * H, H)} = oid[${i + 1}]`, c.at(l, git));
       }
     }
   };
   // git's sparse meters: an update every 4096 objects, then the total when they stop
   const orderTotal = Math.max(0, tip.n - 1);
-  const orderMeter = meter('Verifying OID order in multi-pack-index', orderTotal);
+  const orderMeter = c.meter('Verifying OID order in multi-pack-index', orderTotal);
   for (let n = 4096; n <= orderTotal; n += 4096) orderMeter.update(n);
   orderMeter.update(orderTotal);
   if (gitOnly) {
@@ -415,8 +447,16 @@ async function checkLayers(ctx: VerifyContext, layers: Layer[], report: Report, 
     for (let k = layers.length - 1; k >= 0; k--) orderOf(layers[k], layers[k] === tip && !beyondGit);
   }
   orderMeter.stop();
+}
 
-  // 6. offsets: every object of every layer, grouped by pack as git sorts them
+/** 6. offsets: every object of every layer, grouped by pack as git sorts them, against its pack's `.idx`. */
+async function checkOffsets(c: LayerChecks, packMissing: Uint8Array, beyondGit: boolean): Promise<void> {
+  const { ctx, layers, report, H, tip, totalPacks, totalObjects } = c;
+  const { packDir } = ctx;
+  const at = c.at;
+  const layerOfPack = c.layerOfPack;
+  const layerOfObject = c.layerOfObject;
+  const meter = c.meter;
   const packIds = new Uint32Array(totalObjects);
   for (const l of layers) for (let i = 0; i < l.n; i++) packIds[l.nBase + i] = (l.pBase + l.ooff.getUint32(i * 8)) >>> 0;
   const order = new Uint32Array(totalObjects);

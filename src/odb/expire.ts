@@ -23,7 +23,7 @@
 
 import { isNotFound, join } from '../io/fs.js';
 import type { MidxFile } from '../midx/read.js';
-import type { ExpireMidxOptions, ExpireMidxResult } from '../types.js';
+import type { ExpireMidxOptions, ExpireMidxResult, Progress } from '../types.js';
 import type { Odb } from './odb.js';
 import { runJob } from './write.js';
 import { writeJob } from './write-job.js';
@@ -36,10 +36,10 @@ async function exists(odb: Odb, path: string): Promise<boolean> {
 }
 
 /** The packs of `m` that no object refers to and that git would delete. */
-async function unreferencedPacks(odb: Odb, m: MidxFile, options: ExpireMidxOptions): Promise<Set<string>> {
+async function unreferencedPacks(odb: Odb, m: MidxFile, progress: Progress | undefined): Promise<Set<string>> {
   await m.loadTables();
   const count = new Uint32Array(m.numPacks);
-  const counting = options.progress?.start('Counting referenced objects', m.numObjects);
+  const counting = progress?.start('Counting referenced objects', m.numObjects);
   for (let i = 0; i < m.numObjects; i++) {
     const id = m.packIdAt(i);
     if (id < m.numPacks) count[id]++;
@@ -47,7 +47,7 @@ async function unreferencedPacks(odb: Odb, m: MidxFile, options: ExpireMidxOptio
   }
   counting?.stop();
   const drop = new Set<string>();
-  const finding = options.progress?.start('Finding and deleting unreferenced packfiles', m.numPacks);
+  const finding = progress?.start('Finding and deleting unreferenced packfiles', m.numPacks);
   for (let i = 0; i < m.numPacks; i++) {
     finding?.update(i + 1);
     if (count[i]) continue;
@@ -76,8 +76,9 @@ export async function deletePack(odb: Odb, idxName: string): Promise<void> {
 }
 
 export async function expireMidx(odb: Odb, options: ExpireMidxOptions = {}): Promise<ExpireMidxResult> {
-  const job = writeJob(odb, { progress: options.progress });
-  job.drop = (m) => unreferencedPacks(odb, m, options);
+  // onProgress and signal as every write: an abort before the new MIDX is committed deletes nothing
+  const job = writeJob(odb, { progress: options.progress, onProgress: options.onProgress, signal: options.signal });
+  job.drop = (m) => unreferencedPacks(odb, m, job.progress);
   const done = await runJob(odb, job);
   if (!done) return { expired: [], midx: null };
   for (const name of done.dropped) await deletePack(odb, name);

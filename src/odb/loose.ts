@@ -6,7 +6,10 @@ import { join } from '../io/fs.js';
 import type { HashInfo } from '../oid.js';
 import { isHex } from '../oid.js';
 import type { Codec } from '../zlib/index.js';
-import type { RawObject } from '../pack/pack.js';
+import { MAX_ZLIB_RATIO, type RawObject } from '../pack/pack.js';
+
+/** inflated bytes enough for any valid header ("commit 18446744073709551615\0" is 28) */
+const HEADER_PROBE = 64;
 
 const TYPE_IDS: Record<string, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
 
@@ -43,15 +46,22 @@ export class LooseBackend {
     const file = this.pathOf(hex);
     const compressed = await this.fs.tryReadFile(file);
     if (!compressed) return null;
+    // the header first, then exactly the bytes it announces: a stream that
+    // inflates to more stops one byte past them (a zlib bomb costs its header's size)
+    const h = this.header(compressed, file);
+    const total = h.start + h.size;
+    if (total > compressed.length * MAX_ZLIB_RATIO) {
+      throw new CorruptError(file, `loose object header says ${h.size} bytes, more than its ${compressed.length} compressed bytes can inflate to`);
+    }
     let bytes: Uint8Array;
     try {
-      bytes = this.codec.inflate(compressed);
+      bytes = this.codec.inflateExact(compressed, total);
     } catch (err) {
-      throw new CorruptError(file, `bad zlib stream: ${(err as Error).message}`, { cause: err });
+      const message = (err as Error).message;
+      const m = /inflates to (more than )?(\d+) bytes/.exec(message);
+      if (m) throw new CorruptError(file, `loose object is ${m[1] ?? ''}${Number(m[2]) - h.start} bytes, its header says ${h.size}`, { cause: err });
+      throw new CorruptError(file, `bad zlib stream: ${message}`, { cause: err });
     }
-    const h = parseHeader(bytes, file);
-    if (!h) throw new CorruptError(file, 'truncated loose object header');
-    if (bytes.length - h.start !== h.size) throw new CorruptError(file, `loose object is ${bytes.length - h.start} bytes, its header says ${h.size}`);
     return { type: h.type, data: bytes.subarray(h.start) };
   }
 
@@ -59,10 +69,21 @@ export class LooseBackend {
     const file = this.pathOf(hex);
     const compressed = await this.fs.tryReadFile(file);
     if (!compressed) return null;
-    const head = this.codec.inflatePrefix(compressed, 64);
-    const h = parseHeader(head, file);
-    if (!h) throw new CorruptError(file, 'truncated loose object header');
+    const h = this.header(compressed, file);
     return { type: h.type, size: h.size };
+  }
+
+  /** The "<type> <size>\0" header, from the first inflated bytes only. */
+  private header(compressed: Uint8Array, file: string): { type: number; size: number; start: number } {
+    let head: Uint8Array;
+    try {
+      head = this.codec.inflatePrefix(compressed, HEADER_PROBE);
+    } catch (err) {
+      throw new CorruptError(file, `bad zlib stream: ${(err as Error).message}`, { cause: err });
+    }
+    const h = parseHeader(head, file);
+    if (!h) throw new CorruptError(file, head.length ? 'truncated loose object header' : 'bad zlib stream: no header inflates');
+    return h;
   }
 
   async exists(hex: string): Promise<boolean> {

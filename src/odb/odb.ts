@@ -11,11 +11,12 @@ import { join, normalizePath } from '../io/fs.js';
 import type { MidxWarning } from '../midx/chain.js';
 import { compareOid, fromHex, type HashInfo, isHex, parseOid, toHex } from '../oid.js';
 import { TYPE_NAMES } from '../pack/entry.js';
+import { DeltaBaseCache } from '../pack/cache.js';
 import type { PackContext, RawObject } from '../pack/pack.js';
 import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
-import { EMPTY_TREE_SHA1, type ReadableObject, type ReadObjectFormat, type ReadObjectResult, toReadObjectResult } from '../object/shapes.js';
-import { DeltaBaseCache } from './cache.js';
+import { EMPTY_TREE_SHA1, type ReadableObject, type DeflatedObject, type ParsedObject, type RawObject as RawResult, type ReadObjectFormat, type ReadObjectResult, type WrappedObject, toReadObjectResult } from '../object/shapes.js';
+import { AbortGate, progressWith } from '../progress.js';
 import { LooseBackend } from './loose.js';
 import { type Located, PackBackend } from './pack.js';
 import { errorCode } from '../util.js';
@@ -30,19 +31,28 @@ export interface OdbInit {
   config: GitConfig;
   onWarning?: (w: OdbWarning) => void;
   deltaBaseCacheBytes?: number;
+  /** re-hash every object read and refuse one whose bytes do not hash to its id */
+  verifyReads?: boolean;
 }
 
-/** Nested REF_DELTA resolutions across packs before the chain is called cyclic. */
+/** Nested REF_DELTA resolutions across packs, within one read, before the chain is called cyclic. */
 const MAX_EXTERNAL_DEPTH = 1000;
 
 /** What a lookup does with a pack entry, or else with the loose store. */
 interface StoreOp<T> {
-  pack(l: Located): Promise<T>;
+  /** `depth`: REF_DELTA bases this read already resolved in other packs */
+  pack(l: Located, depth: number): Promise<T>;
   loose(loose: LooseBackend, hex: string): Promise<T | null>;
+  /** whole objects, re-hashed when the database verifies reads */
+  readonly objects: boolean;
 }
 
-const READ: StoreOp<RawObject> = { pack: (l) => l.pack.read(l.offset), loose: (loose, hex) => loose.read(hex) };
-const READ_HEADER: StoreOp<{ type: number; size: number }> = { pack: (l) => l.pack.readHeader(l.offset), loose: (loose, hex) => loose.readHeader(hex) };
+const READ: StoreOp<RawObject> = { pack: (l, depth) => l.pack.read(l.offset, depth), loose: (loose, hex) => loose.read(hex), objects: true };
+const READ_HEADER: StoreOp<{ type: number; size: number }> = {
+  pack: (l, depth) => l.pack.readHeader(l.offset, depth),
+  loose: (loose, hex) => loose.readHeader(hex),
+  objects: false,
+};
 
 /** An object directory: its packs and its loose objects. */
 interface ObjectStore {
@@ -80,8 +90,9 @@ export class Odb {
   private readonly packContext: PackContext;
   /** the object directories of objects/info/alternates (recursively), read on the first miss */
   private alternates: Promise<ObjectStore[]> | null = null;
-  private externalDepth = 0;
   private closed = false;
+  /** openOdb's verifyReads: every object read is re-hashed */
+  readonly verifyReads: boolean;
 
   constructor(init: OdbInit) {
     this.fs = init.fs;
@@ -93,13 +104,14 @@ export class Odb {
     this.config = init.config;
     this.cache = new DeltaBaseCache(init.deltaBaseCacheBytes ?? 96 * 1024 * 1024);
     this.warnFn = init.onWarning ?? (() => {});
+    this.verifyReads = init.verifyReads ?? false;
     const ctx: PackContext = {
       fs: this.fs,
       codec: this.codec,
       hash: this.hash,
       cache: this.cache,
-      resolveExternal: (oid) => this.resolveExternal(oid, false) as Promise<RawObject | null>,
-      resolveExternalHeader: (oid) => this.resolveExternal(oid, true) as Promise<{ type: number; size: number } | null>,
+      resolveExternal: (oid, depth) => this.resolveExternal(oid, false, depth) as Promise<RawObject | null>,
+      resolveExternalHeader: (oid, depth) => this.resolveExternal(oid, true, depth) as Promise<{ type: number; size: number } | null>,
     };
     this.packContext = ctx;
     this.packBackend = new PackBackend(this.fs, this.packDir, ctx, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
@@ -170,16 +182,25 @@ export class Odb {
     }
   }
 
-  private async resolveExternal(oid: Uint8Array, headerOnly: boolean): Promise<RawObject | { type: number; size: number } | null> {
-    if (++this.externalDepth > MAX_EXTERNAL_DEPTH) {
-      this.externalDepth = 0;
-      throw new CorruptError(this.packDir, `REF_DELTA bases nest deeper than ${MAX_EXTERNAL_DEPTH} packs (cyclic?)`);
+  /** A REF_DELTA base outside the pack that needs it; `depth` counts such bases within the one read that asks. */
+  private resolveExternal(oid: Uint8Array, headerOnly: boolean, depth: number): Promise<RawObject | { type: number; size: number } | null> {
+    if (depth > MAX_EXTERNAL_DEPTH) {
+      return Promise.reject(new CorruptError(this.packDir, `REF_DELTA bases nest deeper than ${MAX_EXTERNAL_DEPTH} packs (cyclic?)`));
     }
-    try {
-      return headerOnly ? await this.readRawHeader(oid, toHex(oid)) : await this.readRaw(oid, toHex(oid));
-    } finally {
-      this.externalDepth--;
+    return headerOnly ? this.readRawHeader(oid, toHex(oid), depth) : this.readRaw(oid, toHex(oid), depth);
+  }
+
+  /** With verifyReads: CorruptError (naming `file`) unless the object hashes to `oid`. */
+  private verified(obj: RawObject, oid: Uint8Array, file: string): RawObject {
+    if (!this.verifyReads) return obj;
+    const h = this.codec.hasher(this.hash.algorithm);
+    h.update(new TextEncoder().encode(`${TYPE_NAMES[obj.type]} ${obj.data.length}\0`));
+    h.update(obj.data);
+    const digest = h.digest();
+    if (compareOid(digest, 0, oid, 0, this.hash.rawLength) !== 0) {
+      throw new CorruptError(file, `object ${toHex(oid)} hashes to ${toHex(digest)} (${TYPE_NAMES[obj.type]}, ${obj.data.length} bytes read)`);
     }
+    return obj;
   }
 
   private oidBytes(oid: string): Uint8Array {
@@ -214,31 +235,42 @@ export class Odb {
   }
 
   /** packs, then loose objects, of this repository, then of each alternate (a plain call on the hot path) */
-  private async lookup<T>(oid: Uint8Array, hex: string, op: StoreOp<T>): Promise<T | null> {
-    const own = await this.lookupIn(this, oid, hex, op);
+  private async lookup<T>(oid: Uint8Array, hex: string, op: StoreOp<T>, depth: number): Promise<T | null> {
+    const own = await this.lookupIn(this, oid, hex, op, depth);
     if (own) return own;
     for (const alt of await this.alternateStores()) {
-      const found = await this.lookupIn(alt, oid, hex, op);
+      const found = await this.lookupIn(alt, oid, hex, op, depth);
       if (found) return found;
     }
     return null;
   }
 
-  private async lookupIn<T>(store: ObjectStore, oid: Uint8Array, hex: string, op: StoreOp<T>): Promise<T | null> {
+  private async lookupIn<T>(store: ObjectStore, oid: Uint8Array, hex: string, op: StoreOp<T>, depth: number): Promise<T | null> {
+    const check = this.verifyReads && op.objects;
     const loc = await store.packBackend.locate(oid);
     if (loc) {
-      const found = await this.viaPack(oid, loc, op.pack, store.packBackend);
-      if (found) return found;
+      let file = loc.pack.packPath;
+      const found = await this.viaPack(
+        oid,
+        loc,
+        (l) => {
+          file = l.pack.packPath;
+          return op.pack(l, depth);
+        },
+        store.packBackend,
+      );
+      if (found) return check ? (this.verified(found as unknown as RawObject, oid, file) as unknown as T) : found;
     }
-    return op.loose(store.loose, hex);
+    const found = await op.loose(store.loose, hex);
+    return found && check ? (this.verified(found as unknown as RawObject, oid, store.loose.pathOf(hex)) as unknown as T) : found;
   }
 
-  private readRaw(oid: Uint8Array, hex: string): Promise<RawObject | null> {
-    return this.lookup(oid, hex, READ);
+  private readRaw(oid: Uint8Array, hex: string, depth = 0): Promise<RawObject | null> {
+    return this.lookup(oid, hex, READ, depth);
   }
 
-  private readRawHeader(oid: Uint8Array, hex: string): Promise<{ type: number; size: number } | null> {
-    return this.lookup(oid, hex, READ_HEADER);
+  private readRawHeader(oid: Uint8Array, hex: string, depth = 0): Promise<{ type: number; size: number } | null> {
+    return this.lookup(oid, hex, READ_HEADER, depth);
   }
 
   /**
@@ -429,8 +461,13 @@ export class Odb {
     return found;
   }
 
+  /**
+   * What the database holds now: before counting, the same cheap check as a miss
+   * (MIDX size and trailer, chain file bytes, pack directory listing) picks up
+   * layers, MIDX files and packs that another process (git) wrote or removed.
+   */
   async stats(): Promise<OdbStats> {
-    await this.packBackend.ready();
+    await this.packBackend.refresh();
     const b = this.packBackend;
     let packObjects = 0;
     for (const pack of b.packs) {
@@ -446,8 +483,10 @@ export class Odb {
       objectFormat: this.hash.algorithm,
       layers: b.layers.map((l) => ({ checksum: l.checksumHex, version: l.version, packs: [...l.packNames], objects: l.numObjects, file: l.file })),
       midxPacks: b.midxPacks.map((p) => p.name),
-      packs: b.packs.map((p) => p.name),
+      unindexedPacks: b.packs.map((p) => p.name),
       midxObjects: b.layers.reduce((n, l) => n + l.numObjects, 0),
+      unindexedObjects: packObjects,
+      packs: b.packs.map((p) => p.name),
       packObjects,
       looseObjects,
       alternates: (await this.alternateStores()).map((a) => a.objectsDir),
@@ -502,7 +541,9 @@ export class Odb {
       resolveExternal: async () => null,
       resolveExternalHeader: async () => null,
     };
-    return verifyMidx({ fs: this.fs, packDir: this.packDir, hash: this.hash, codec: this.codec, packContext }, options);
+    const gate = new AbortGate(options?.signal);
+    gate.check();
+    return verifyMidx({ fs: this.fs, packDir: this.packDir, hash: this.hash, codec: this.codec, packContext }, { ...options, progress: progressWith(options ?? {}, gate) });
   }
   // --- end verify ---
 
@@ -589,8 +630,9 @@ export class Odb {
 
   /**
    * What isomorphic-git 1.44's `git.readObject({ fs, gitdir, oid, format })` returns
-   * (format 'deflated' | 'wrapped' | 'content' | 'parsed', default 'content'), read
-   * through this database. As isomorphic-git: the SHA-1 empty tree is answered without
+   * (format 'deflated' | 'wrapped' | 'content' | 'parsed', default 'parsed' as in
+   * isomorphic-git), read through this database. Typed by `format`: with 'parsed' (or
+   * none) `r.object` narrows by `r.type` (a commit's fields, a tree's entries, a blob's bytes). As isomorphic-git: the SHA-1 empty tree is answered without
    * a lookup, a loose object is looked for before the packs (so it reports
    * `source: 'objects/xx/yyyy…'` and honours every format), and a packed object comes
    * back as format 'content' (or 'parsed') with `source: 'objects/pack/pack-….pack'`.
@@ -598,8 +640,13 @@ export class Odb {
    * this database reads it from (the MIDX's choice), where isomorphic-git names the
    * first `.idx` in file-name order that lists it.
    */
+  readObject(args: { oid: string; format?: 'parsed' }): Promise<ParsedObject>;
+  readObject(args: { oid: string; format: 'content' }): Promise<RawResult>;
+  readObject(args: { oid: string; format: 'wrapped' }): Promise<WrappedObject | RawResult>;
+  readObject(args: { oid: string; format: 'deflated' }): Promise<DeflatedObject | WrappedObject | RawResult>;
+  readObject(args: { oid: string; format?: ReadObjectFormat }): Promise<ReadObjectResult>;
   async readObject(args: { oid: string; format?: ReadObjectFormat }): Promise<ReadObjectResult> {
-    const format = args?.format ?? 'content';
+    const format = args?.format ?? 'parsed';
     if (format !== 'deflated' && format !== 'wrapped' && format !== 'content' && format !== 'parsed') {
       throw new InvalidArgumentError(`invalid readObject format ${JSON.stringify(format)}`);
     }
@@ -612,8 +659,9 @@ export class Odb {
     const looseSource = `objects/${hex.slice(0, 2)}/${hex.slice(2)}`;
     const fromLoose = async (): Promise<ReadObjectResult | null> => {
       const deflated = format === 'deflated' ? await this.fs.tryReadFile(this.loose.pathOf(hex)) : null;
-      const obj = await this.loose.read(hex);
-      if (!obj) return null;
+      const read = await this.loose.read(hex);
+      if (!read) return null;
+      const obj = this.verified(read, bytes, this.loose.pathOf(hex));
       const readable: ReadableObject = { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
       if (deflated) readable.deflated = deflated;
       return toReadObjectResult(hex, readable, format, this.codec, looseSource);
@@ -622,11 +670,12 @@ export class Odb {
       const loc = await this.packBackend.locate(bytes);
       if (!loc) return null;
       let used = loc.pack;
-      const obj = await this.viaPack(bytes, loc, (l) => {
+      const read = await this.viaPack(bytes, loc, (l) => {
         used = l.pack;
         return l.pack.read(l.offset);
       });
-      if (!obj) return null;
+      if (!read) return null;
+      const obj = this.verified(read, bytes, used.packPath);
       const source = `objects/pack/${used.name.replace(/\.idx$/, '.pack')}`;
       return toReadObjectResult(hex, { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data }, format, this.codec, source);
     };

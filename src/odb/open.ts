@@ -20,7 +20,9 @@ export async function openOdb(options: OpenOdbOptions): Promise<PublicOdb> {
     if (format !== 'sha1' && format !== 'sha256') throw new UnsupportedError(`unknown object format '${format}' in ${join(options.gitdir, 'config')}`);
     algorithm = format;
   }
-  const codec = await loadCodec({ forcePako: options.zlib === 'pako' });
+  const zlib = options.zlib ?? 'auto';
+  if (zlib !== 'auto' && zlib !== 'js' && zlib !== 'pako') throw new TypeError(`openOdb: unknown zlib option ${JSON.stringify(zlib)} ('auto', 'js' or 'pako')`);
+  const codec = await loadCodec({ forceJs: zlib !== 'auto' });
   return new Odb({
     fs,
     gitdir: options.gitdir,
@@ -30,5 +32,6 @@ export async function openOdb(options: OpenOdbOptions): Promise<PublicOdb> {
     config,
     onWarning: options.onWarning,
     deltaBaseCacheBytes: options.deltaBaseCacheBytes,
+    verifyReads: options.verifyReads,
   });
 }

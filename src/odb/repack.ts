@@ -22,6 +22,7 @@ import { PackSources, writePackFromSources } from '../pack/write.js';
 import { toHex } from '../oid.js';
 import type { RepackMidxOptions, RepackMidxResult } from '../types.js';
 import type { Odb } from './odb.js';
+import { AbortGate, progressWith } from '../progress.js';
 
 interface Candidate {
   packIntId: number;
@@ -44,6 +45,9 @@ export function expectedPackSize(referenced: number, objects: number, size: numb
 export async function repackMidx(odb: Odb, options: RepackMidxOptions = {}): Promise<RepackMidxResult> {
   const batchSize = options.batchSize ?? 0;
   if (!Number.isSafeInteger(batchSize) || batchSize < 0) throw new InvalidArgumentError(`repackMidx: bad batch size ${String(options.batchSize)}`);
+  const gate = new AbortGate(options.signal);
+  gate.check();
+  const progress = progressWith(options, gate);
   const nothing: RepackMidxResult = { repacked: [], pack: null, midx: null };
   const backend = odb.packBackend;
   await backend.ready();
@@ -101,13 +105,16 @@ export async function repackMidx(odb: Odb, options: RepackMidxOptions = {}): Pro
     const id = m.packIdAt(i);
     if (include[id]) src.add(m.oidAt(i), backend.midxPacks[id], m.offsetAt(i));
   }
+  gate.check();
+  // what is there before: an aborted repack removes the pack it wrote, unless the same pack was there already
+  const before = new Set((await odb.fs.readdir(odb.packDir)) ?? []);
   const pack = await writePackFromSources(
     {
       fs: odb.fs,
       codec: odb.codec,
       hash: odb.hash,
       packDir: odb.packDir,
-      progress: options.progress,
+      progress,
       deltaBaseOffset: configBool(odb.config, 'repack.useDeltaBaseOffset', true),
       async readWhole(oid) {
         throw new InvalidArgumentError(`repack: object ${toHex(oid)} has no pack entry`);
@@ -115,7 +122,22 @@ export async function repackMidx(odb: Odb, options: RepackMidxOptions = {}): Pro
     },
     src,
   );
-  await odb.refresh();
-  const midx = await odb.writeMidx({ progress: options.progress });
+  const unwrite = async () => {
+    // the reverse of the writer's order (.pack, .rev, .idx): the .idx goes first
+    for (const file of [pack.idxPath, pack.revPath, pack.packPath]) {
+      if (!before.has(file.slice(file.lastIndexOf('/') + 1))) await odb.fs.remove(file);
+    }
+    await odb.refresh();
+  };
+  let midx: string | null;
+  try {
+    gate.check();
+    await odb.refresh();
+    // the MIDX writer's commit is the point of no return
+    midx = await odb.writeMidx({ progress: options.progress, onProgress: options.onProgress, signal: options.signal });
+  } catch (err) {
+    if (gate.isAbort(err)) await unwrite();
+    throw err;
+  }
   return { repacked, pack, midx };
 }

@@ -17,6 +17,7 @@ import { compareOid, toHex } from '../oid.js';
 import { PackIndex } from '../pack/idx.js';
 import type { CompactMidxOptions, Progress, WriteMidxOptions } from '../types.js';
 import type { Odb } from './odb.js';
+import { AbortGate, progressWith } from '../progress.js';
 
 export const MIDX_PREFIX = 'multi-pack-index-';
 const BITMAP_SIGNATURE = 0x4249544d; // "BITM"
@@ -38,6 +39,8 @@ export interface Job {
   from?: string;
   to?: string;
   progress?: Progress;
+  /** the caller's signal; `commit()` on it marks the point of no return */
+  gate: AbortGate;
   /**
    * expire (spec 4.10): given the MIDX being rewritten, the `.idx` names of the
    * packs to leave out of the new one; an empty set means nothing to do
@@ -113,6 +116,13 @@ export function checkVersion(version: number): void {
   if (version !== 1 && version !== 2) throw new InvalidArgumentError(`unknown MIDX version: ${version}`);
 }
 
+function progressOf(o: WriteMidxOptions | CompactMidxOptions): { progress?: Progress; gate: AbortGate } {
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new InvalidArgumentError('`signal` must be an AbortSignal');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new InvalidArgumentError('`onProgress` must be a function');
+  const gate = new AbortGate(o.signal);
+  return { progress: progressWith(o, gate), gate };
+}
+
 export function writeJob(odb: Odb, o: WriteMidxOptions): Job {
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError('writeMidx: options must be an object');
   const incremental = !!o.incremental;
@@ -135,7 +145,7 @@ export function writeJob(odb: Odb, o: WriteMidxOptions): Job {
     writeChainFile,
     base: o.base,
     stdinPacks: o.stdinPacks ? new Set(o.stdinPacks) : undefined,
-    progress: o.progress,
+    ...progressOf(o),
   };
 }
 
@@ -158,7 +168,7 @@ export function compactJob(odb: Odb, o: CompactMidxOptions): Job {
     base: o.base,
     from: o.from,
     to: o.to,
-    progress: o.progress,
+    ...progressOf(o),
   };
 }
 

@@ -11,6 +11,7 @@ import type { Pack } from '../pack/pack.js';
 import { PackSources, type PackWriteInit, typeNumber, type WrittenPack, writePackFromSources } from '../pack/write.js';
 import type { WritePackOptions } from '../types.js';
 import type { Odb } from './odb.js';
+import { AbortGate, progressWith } from '../progress.js';
 
 function init(odb: Odb, options: WritePackOptions): PackWriteInit {
   return {
@@ -18,7 +19,7 @@ function init(odb: Odb, options: WritePackOptions): PackWriteInit {
     codec: odb.codec,
     hash: odb.hash,
     packDir: options.packDir ?? odb.packDir,
-    progress: options.progress,
+    progress: progressWith(options, new AbortGate(options.signal)),
     deltaBaseOffset: options.deltaBaseOffset,
     compressionLevel: options.compressionLevel,
     async readWhole(oid) {

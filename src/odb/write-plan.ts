@@ -180,40 +180,74 @@ class BaseLookup {
   }
 }
 
+/** What the planning steps share: the job, the loaded state, and what earlier steps decided. */
+interface Planning {
+  odb: Odb;
+  job: Job;
+  state: State;
+  paths: Paths;
+  H: number;
+  warn(file: string, reason: string): void;
+  /** compaction endpoints */
+  from: MidxFile | null;
+  to: MidxFile | null;
+  /** the existing MIDX whose packs are carried over (null: --stdin-packs, or not trusted) */
+  reuse: MidxFile | null;
+  /** the layers the new one sits on (incremental, compaction) */
+  base: MidxFile | null;
+  /** expire: the packs the rewrite leaves out */
+  drop: Set<string> | null;
+  /** the packs, carried over first (`carriedCount` of them), then found in the directory */
+  collected: Collected[];
+  carriedCount: number;
+}
+
 /**
  * Decides what to write (spec 4.3-4.9) from the loaded state; null when
- * there is nothing to write (up to date, or no new packs for a layer).
+ * there is nothing to write (up to date, or no new packs for a layer). Each
+ * step below is one of the spec's.
  */
 export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): Promise<Plan | null> {
-  const fs = odb.fs;
-  const H = odb.hash.rawLength;
-  const warn = (file: string, reason: string) => odb.warn({ file, reason });
-
-  let from: MidxFile | null = null;
-  let to: MidxFile | null = null;
-  if (job.compact) ({ from, to } = compactionEndpoints(job, state));
+  const p: Planning = {
+    odb, job, state, paths,
+    H: odb.hash.rawLength,
+    warn: (file, reason) => odb.warn({ file, reason }),
+    from: null, to: null, reuse: null, base: null, drop: null,
+    collected: [], carriedCount: 0,
+  };
+  if (job.compact) ({ from: p.from, to: p.to } = compactionEndpoints(job, state));
   checkJobVersion(job);
+  if (!(await existingMidx(p))) return null;
+  await collectPacks(p);
+  if (await upToDate(p)) return null;
+  // 4.6: nothing to do
+  if (job.incremental && p.collected.length === 0) return null;
+  const pref = await preferredPack(p);
+  const sel = await selectNewObjects(p, pref);
+  return encode(p, sel, pref);
+}
 
-  // 4.3: the existing MIDX (its tip), trusted only with a good checksum
+/** 4.3: the existing MIDX (its tip), trusted only with a good checksum; expire's packs; the base. False: nothing to write. */
+async function existingMidx(p: Planning): Promise<boolean> {
+  const { job, state } = p;
   let m: MidxFile | null = null;
   if (!job.stdinPacks || job.incremental) {
-    if (state.tip && !state.tipValid) warn(state.tip.file, 'ignoring existing multi-pack-index; checksum mismatch');
+    if (state.tip && !state.tipValid) p.warn(state.tip.file, 'ignoring existing multi-pack-index; checksum mismatch');
     else m = state.tip;
   }
-  const reuse = job.stdinPacks ? null : m;
+  p.reuse = job.stdinPacks ? null : m;
   // expire: which packs the rewrite leaves out (git's expire_midx_packs)
-  let drop: Set<string> | null = null;
   if (job.drop) {
     if (state.layers.length > 1) throw new InvalidArgumentError('cannot expire packs from an incremental multi-pack-index');
-    if (!state.tip) return null;
-    drop = await job.drop(state.tip);
-    if (!drop.size) return null;
+    if (!state.tip) return false;
+    p.drop = await job.drop(state.tip);
+    if (!p.drop.size) return false;
     // a MIDX not reused (bad checksum) carries no packs over: git would delete
     // the packs and then fail here; nothing is deleted before this check
-    for (const n of drop) if (!reuse || !reuse.packNames.includes(n)) throw new InvalidArgumentError(`did not see pack-file ${n.replace(/\.idx$/, '.pack')} to drop`);
+    for (const n of p.drop) if (!p.reuse || !p.reuse.packNames.includes(n)) throw new InvalidArgumentError(`did not see pack-file ${n.replace(/\.idx$/, '.pack')} to drop`);
   }
   let base: MidxFile | null = job.incremental ? m : null;
-  if (job.compact) base = from!.base;
+  if (job.compact) base = p.from!.base;
   if (job.base !== undefined) {
     if (job.base === 'none') base = null;
     else {
@@ -221,14 +255,18 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
       if (!base) throw new InvalidArgumentError(`could not find base MIDX '${job.base}'`);
     }
   }
+  p.base = base;
+  return true;
+}
 
-  // 4.4: packs
+/** 4.4: the packs: carried over from the MIDX being rewritten, the compacted layers', or the directory's new ones. */
+async function collectPacks(p: Planning): Promise<void> {
+  const { odb, job, state, paths, reuse, drop, collected } = p;
   if (job.incremental && job.bitmap) {
-    for (const l of chainOf(base)) {
+    for (const l of chainOf(p.base)) {
       if (!(await reverseIndexLoadable(odb, paths, state, l))) throw new InvalidArgumentError(`could not load reverse index for MIDX ${l.checksumHex}`);
     }
   }
-  const collected: Collected[] = [];
   /** the id of the next pack found in the directory: after every carried-over id, expired ones included */
   let nextId = 0;
   if (reuse && !job.incremental && !job.compact) {
@@ -240,8 +278,9 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
       }
     }
   }
-  const carriedCount = collected.length;
+  p.carriedCount = collected.length;
   if (job.compact) {
+    const { from, to } = p;
     const range: MidxFile[] = [];
     for (let l: MidxFile | null = to; l && l !== from!.base; l = l.base) range.unshift(l);
     const layers: CompactionLayer[] = [];
@@ -255,93 +294,98 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
       throw new CorruptError(to!.file, `bad pack-int-id: ${id}`);
     };
     for (const id of compactionPackOrder(layers, job.bitmap)) collected.push(await carriedPack(odb, globalNames(id), id));
-  } else {
-    const covered = packNamesOf(reuse);
-    for (const n of packNamesOf(base)) covered.add(n);
-    const adding = job.progress?.start('Adding packfiles to multi-pack-index', 0);
-    // git counts every .idx it meets (pack_paths_checked); packs being expired are gone from git's listing already
-    const listed = (await listPackDir(fs, odb.packDir)).filter((n) => n.endsWith('.idx') && !drop?.has(n));
-    adding?.update(listed.length);
-    const names = listed.filter((n) => !covered.has(n) && (!job.stdinPacks || job.stdinPacks.has(n)));
-    // the packs' stat and .idx reads overlap (a few at a time); they are then taken in listing order
-    type Load = { name: string; idxPath: string; st?: { mtime: number }; index?: PackIndex; error?: string };
-    const loads = await mapLimit(names, 8, async (name): Promise<Load> => {
-      const idxPath = join(odb.packDir, name);
-      const st = await packStat(fs, packPath(odb.packDir, name));
-      if (!st) return { name, idxPath, error: `failed to add packfile '${idxPath}'` };
-      try {
-        return { name, idxPath, st, index: PackIndex.parse(idxPath, await fs.readFile(idxPath), odb.hash) };
-      } catch {
-        return { name, idxPath, error: `failed to open pack-index '${idxPath}'` };
-      }
-    });
-    for (const l of loads) {
-      if (!l.st || !l.index) {
-        warn(l.idxPath, l.error!);
-        continue;
-      }
-      // the next id after the carried-over packs (git's ctx.nr)
-      collected.push({ name: l.name, id: nextId++, mtime: l.st.mtime, index: l.index });
-    }
-    adding?.stop();
+    return;
   }
-
-  // 4.5: already up to date
-  if (!job.compact && !drop && state.tip) {
-    const e = state.tip;
-    let needed = !state.tipValid || e.version !== job.version || job.incremental || collected.length !== e.numPacksInBase + e.numPacks;
-    if (!needed) {
-      const names = new Set(collected.map((c) => c.name));
-      for (const l of chainOf(e)) {
-        for (const n of l.packNames) {
-          if (!names.delete(n)) needed = true;
-        }
-      }
+  const covered = packNamesOf(reuse);
+  for (const n of packNamesOf(p.base)) covered.add(n);
+  const adding = job.progress?.start('Adding packfiles to multi-pack-index', 0);
+  // git counts every .idx it meets (pack_paths_checked); packs being expired are gone from git's listing already
+  const listed = (await listPackDir(odb.fs, odb.packDir)).filter((n) => n.endsWith('.idx') && !drop?.has(n));
+  adding?.update(listed.length);
+  const names = listed.filter((n) => !covered.has(n) && (!job.stdinPacks || job.stdinPacks.has(n)));
+  // the packs' stat and .idx reads overlap (a few at a time); they are then taken in listing order
+  type Load = { name: string; idxPath: string; st?: { mtime: number }; index?: PackIndex; error?: string };
+  const loads = await mapLimit(names, 8, async (name): Promise<Load> => {
+    const idxPath = join(odb.packDir, name);
+    const st = await packStat(odb.fs, packPath(odb.packDir, name));
+    if (!st) return { name, idxPath, error: `failed to add packfile '${idxPath}'` };
+    try {
+      return { name, idxPath, st, index: PackIndex.parse(idxPath, await odb.fs.readFile(idxPath), odb.hash) };
+    } catch {
+      return { name, idxPath, error: `failed to open pack-index '${idxPath}'` };
     }
-    if (!needed) {
-      if (!job.bitmap) {
-        await clearFiles(odb, odb.packDir, ['bitmap'], () => false);
-        return null;
+  });
+  for (const l of loads) {
+    if (!l.st || !l.index) {
+      p.warn(l.idxPath, l.error!);
+      continue;
+    }
+    // the next id after the carried-over packs (git's ctx.nr)
+    collected.push({ name: l.name, id: nextId++, mtime: l.st.mtime, index: l.index });
+  }
+  adding?.stop();
+}
+
+/** 4.5: already up to date (the same packs, version and bitmap state): nothing is written. */
+async function upToDate(p: Planning): Promise<boolean> {
+  const { odb, job, state, paths, collected } = p;
+  if (job.compact || p.drop || !state.tip) return false;
+  const e = state.tip;
+  let needed = !state.tipValid || e.version !== job.version || job.incremental || collected.length !== e.numPacksInBase + e.numPacks;
+  if (!needed) {
+    const names = new Set(collected.map((c) => c.name));
+    for (const l of chainOf(e)) {
+      for (const n of l.packNames) {
+        if (!names.delete(n)) needed = true;
       }
-      if (await bitmapLoadable(odb, paths, state)) return null;
     }
   }
-  // 4.6: nothing to do
-  if (job.incremental && collected.length === 0) return null;
+  if (needed) return false;
+  if (!job.bitmap) {
+    await clearFiles(odb, odb.packDir, ['bitmap'], () => false);
+    return true;
+  }
+  return bitmapLoadable(odb, paths, state);
+}
 
-  // 4.7 step 1: the preferred pack
+/** 4.7 step 1: the preferred pack (an index into `collected`, or -1). */
+async function preferredPack(p: Planning): Promise<number> {
+  const { odb, job, collected } = p;
+  if (job.compact) return -1;
   let pref = -1;
-  if (!job.compact) {
-    if (job.preferredPack !== undefined) {
-      pref = collected.findIndex((c) => compareIdxOrPackName(job.preferredPack!, c.name) === 0);
-      if (pref < 0) warn(odb.packDir, `unknown preferred pack: '${job.preferredPack}'`);
-    } else if (job.bitmap) {
-      // git opens only the candidates' indexes; one that fails to open counts as empty
-      const count = async (i: number) => {
-        try {
-          return (await loadIndex(odb, collected[i])).count;
-        } catch {
-          return 0;
-        }
-      };
-      pref = await defaultPreferredPack(collected.length, (i) => collected[i].mtime, count);
-    }
-    if (pref >= 0) {
-      const c = collected[pref];
-      let idx: PackIndex;
+  if (job.preferredPack !== undefined) {
+    pref = collected.findIndex((c) => compareIdxOrPackName(job.preferredPack!, c.name) === 0);
+    if (pref < 0) p.warn(odb.packDir, `unknown preferred pack: '${job.preferredPack}'`);
+  } else if (job.bitmap) {
+    // git opens only the candidates' indexes; one that fails to open counts as empty
+    const count = async (i: number) => {
       try {
-        idx = await loadIndex(odb, c);
-      } catch (err) {
-        throw new CorruptError(join(odb.packDir, c.name), `failed to open preferred pack ${c.name}`, { cause: err });
+        return (await loadIndex(odb, collected[i])).count;
+      } catch {
+        return 0;
       }
-      if (!idx.count) throw new InvalidArgumentError(`cannot select preferred pack ${packPath(odb.packDir, c.name)} with no objects`);
-    }
+    };
+    pref = await defaultPreferredPack(collected.length, (i) => collected[i].mtime, count);
   }
+  if (pref >= 0) {
+    const c = collected[pref];
+    let idx: PackIndex;
+    try {
+      idx = await loadIndex(odb, c);
+    } catch (err) {
+      throw new CorruptError(join(odb.packDir, c.name), `failed to open preferred pack ${c.name}`, { cause: err });
+    }
+    if (!idx.count) throw new InvalidArgumentError(`cannot select preferred pack ${packPath(odb.packDir, c.name)} with no objects`);
+  }
+  return pref;
+}
 
-  // step 2-3: candidates, deduplication, the base filter
+/** 4.7 steps 2-3: candidates, deduplication, and (for a layer) the objects its base chain already holds left out. */
+async function selectNewObjects(p: Planning, pref: number): Promise<ReturnType<typeof selectObjects>> {
+  const { odb, job, reuse, collected, carriedCount, base, H } = p;
   const sources: ObjectSource[] = [];
   if (job.compact) {
-    for (let l: MidxFile | null = to; l && l !== from!.base; l = l.base) sources.push(await midxSource(l));
+    for (let l: MidxFile | null = p.to; l && l !== p.from!.base; l = l.base) sources.push(await midxSource(l));
   } else {
     const prefCarried = pref >= 0 && pref < carriedCount;
     if (reuse && !job.incremental) for (const l of chainOf(reuse)) sources.push(await midxSource(l, prefCarried ? collected[pref].id : undefined));
@@ -350,7 +394,7 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
   }
   let sel = selectObjects(sources, H);
   if (job.incremental && base) {
-    const lookup = await BaseLookup.open(fs, base, sel.count, H);
+    const lookup = await BaseLookup.open(odb.fs, base, sel.count, H);
     try {
       const inBase = new Uint8Array(sel.count);
       for (let i = 0; i < sel.count; i++) if (await lookup.has(sel.oids, i * H)) inBase[i] = 1;
@@ -359,7 +403,12 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
       await lookup.close();
     }
   }
+  return sel;
+}
 
+/** 4.7 steps 5-9: pack order, the permutation, the MIDX bytes; with `bitmap`, the pseudo-pack order, `.rev` and `.bitmap`. */
+async function encode(p: Planning, sel: ReturnType<typeof selectObjects>, pref: number): Promise<Plan> {
+  const { odb, job, state, collected, base, reuse, to, H } = p;
   // step 5: pack order (compaction keeps its own), then the permutation
   const order = job.compact ? collected : [...collected].sort((a, b) => compareBytewise(a.name, b.name));
   const perm = new Uint32Array(order.reduce((m, c) => Math.max(m, c.id + 1), 0));
@@ -370,7 +419,7 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
   for (let i = 0; i < sel.count; i++) packIds[i] = perm[sel.packIds[i]];
   let reverse: { order: Uint32Array; baseObjects: number } | null = null;
   if (job.bitmap) {
-    if (!sel.count) warn(odb.packDir, 'refusing to write multi-pack .bitmap without any objects');
+    if (!sel.count) p.warn(odb.packDir, 'refusing to write multi-pack .bitmap without any objects');
     else {
       const baseObjects = job.incremental && base ? base.numObjectsInBase + base.numObjects : 0;
       reverse = { order: pseudoPackOrder(packIds, sel.offsets, job.compact ? null : sel.preferred, order.length), baseObjects };
@@ -387,7 +436,7 @@ export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): 
   const hex = toHex(bytes, bytes.length - H, H);
   const aboveTo: string[] = [];
   if (job.compact) for (let l = reuse; l && l !== to && l.checksumHex !== to!.checksumHex; l = l.base) aboveTo.unshift(l.checksumHex);
-  const dropped = drop ? reuse!.packNames.filter((n) => drop!.has(n)) : [];
+  const dropped = p.drop ? reuse!.packNames.filter((n) => p.drop!.has(n)) : [];
   const plan: Plan = { bytes, hex, base: job.incremental ? base : null, aboveTo, dropped };
   if (reverse) {
     const checksum = bytes.subarray(bytes.length - H);

@@ -143,20 +143,35 @@ async function commit(odb: Odb, job: Job, state: State, plan: Plan, paths: Paths
 /** Runs a write job; null when nothing was written. */
 export async function runJob(odb: Odb, job: Job): Promise<{ hex: string; dropped: string[] } | null> {
   const fs = odb.fs;
+  const gate = job.gate;
+  gate.check();
   const paths = new Paths(odb.packDir);
   let fp = await fingerprint(odb, paths);
   let state = await loadState(odb);
   let lock: Lock | null = null;
   let done: { hex: string; dropped: string[] };
+  // git creates the layer directory up front, even when nothing gets written.
+  // Here it is made once planning is over (or failed), so that a write aborted
+  // while planning leaves no trace
+  const makeDir = async () => {
+    if (!job.incremental) return;
+    await fs.mkdir(odb.packDir);
+    await fs.mkdir(paths.dir);
+  };
   try {
     if (job.compact) compactionEndpoints(job, state);
     checkJobVersion(job);
-    // git creates the layer directory up front, even when nothing gets written
-    if (job.incremental) {
-      await fs.mkdir(odb.packDir);
-      await fs.mkdir(paths.dir);
+    let plan: Plan | null;
+    try {
+      plan = await makePlan(odb, job, state, paths);
+      gate.check();
+    } catch (err) {
+      if (!gate.isAbort(err)) await makeDir();
+      throw err;
     }
-    let plan = await makePlan(odb, job, state, paths);
+    // the point of no return: from here the write completes whatever the signal says
+    gate.commit();
+    await makeDir();
     if (!plan) return null;
     const lockPath = job.incremental ? (job.writeChainFile ? `${paths.chain}.lock` : null) : `${paths.midx}.lock`;
     if (lockPath) {

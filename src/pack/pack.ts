@@ -10,8 +10,7 @@ import { join } from '../io/fs.js';
 import type { HashInfo } from '../oid.js';
 import { compareOid, toHex } from '../oid.js';
 import type { Codec } from '../zlib/index.js';
-import type { CachedObject, DeltaBaseCache } from '../odb/cache.js';
-import { DeltaBaseCache as Cache } from '../odb/cache.js';
+import type { CachedObject, DeltaBaseCache, PackCache } from './cache.js';
 import { applyDelta, deltaSizes } from './delta.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
 import { PackIndex } from './idx.js';
@@ -24,10 +23,15 @@ export interface PackContext {
   readonly fs: Fs;
   readonly codec: Codec;
   readonly hash: HashInfo;
+  /** the byte budget this pack's delta-base cache draws on (shared by the packs of one database) */
   readonly cache: DeltaBaseCache;
-  /** a REF_DELTA base that is not in this pack (thin packs; another pack or a loose object) */
-  resolveExternal(oid: Uint8Array): Promise<RawObject | null>;
-  resolveExternalHeader(oid: Uint8Array): Promise<{ type: number; size: number } | null>;
+  /**
+   * A REF_DELTA base that is not in this pack (thin packs; another pack or a
+   * loose object). `depth` is how many such bases this one read has resolved,
+   * this one included: the caller refuses to go on past its limit.
+   */
+  resolveExternal(oid: Uint8Array, depth: number): Promise<RawObject | null>;
+  resolveExternalHeader(oid: Uint8Array, depth: number): Promise<{ type: number; size: number } | null>;
 }
 
 /** Longest delta chain followed before the pack is called corrupt (git's default depth is 50; aggressive repacks use 250). */
@@ -35,20 +39,16 @@ const MAX_CHAIN = 10000;
 /** Bytes read to parse an entry header (and the start of a delta) without reading the entry. */
 const HEADER_PROBE = 256;
 
-let nextPackId = 1;
+/** Inflated deltas held at once while a chain is walked down; past this, deltas are inflated again when applied. */
+const HELD_DELTA_BYTES = 16 * 1024 * 1024;
+/** zlib's largest output per input byte (a 258-byte match in two bits) */
+export const MAX_ZLIB_RATIO = 1032;
 
 function sync<T>(x: T | Promise<T>): x is T {
   return !(x instanceof Promise);
 }
 
 export class Pack {
-  readonly id = nextPackId++;
-  private slotMemo = -2;
-  /** this pack's number in its database's delta-base cache (keys of cached entries) */
-  private get slot(): number {
-    if (this.slotMemo === -2) this.slotMemo = this.ctx.cache.slotOf(this);
-    return this.slotMemo;
-  }
   readonly idxPath: string;
   readonly packPath: string;
   private index: PackIndex | null = null;
@@ -56,6 +56,7 @@ export class Pack {
   private file: RandomAccessFile | null = null;
   private fileOpening: Promise<RandomAccessFile> | null = null;
   private packEnd = 0;
+  private readonly cache: PackCache;
 
   constructor(
     private readonly ctx: PackContext,
@@ -65,6 +66,7 @@ export class Pack {
   ) {
     this.idxPath = join(packDir, name);
     this.packPath = join(packDir, name.replace(/\.idx$/, '.pack'));
+    this.cache = ctx.cache.forPack();
   }
 
   /** the index if it is loaded already */
@@ -130,7 +132,18 @@ export class Pack {
     return end;
   }
 
+  /**
+   * zlib cannot inflate more than 1032 bytes per compressed byte: an entry that
+   * declares more is corrupt, and is refused before any buffer is allocated.
+   */
+  private checkDeclaredSize(size: number, compressedLength: number, offset: number): void {
+    if (size > compressedLength * MAX_ZLIB_RATIO) {
+      throw new CorruptError(this.packPath, `entry at offset ${offset} declares ${size} bytes, more than its ${compressedLength} compressed bytes can inflate to`);
+    }
+  }
+
   private inflate(compressed: Uint8Array, size: number, offset: number): Uint8Array {
+    this.checkDeclaredSize(size, compressed.length, offset);
     try {
       return this.ctx.codec.inflateExact(compressed, size);
     } catch (err) {
@@ -138,49 +151,73 @@ export class Pack {
     }
   }
 
-  /** Reads and resolves the object whose entry starts at `offset`. */
-  async read(offset: number): Promise<RawObject> {
+  /**
+   * Reads `len` bytes at `at`: synchronously into the file's scratch buffer where
+   * it has one. Callers use scratch bytes before their next await (another
+   * read may overwrite them): test the result with sync() rather than await it.
+   */
+  private bytesAt(f: RandomAccessFile, at: number, len: number): Uint8Array | Promise<Uint8Array> {
+    return f.readScratch ? f.readScratch(at, len) : f.read(at, len);
+  }
+
+  /** The inflated delta of the entry at `at` (read again on the way up a chain whose deltas were not all held). */
+  private async deltaAt(f: RandomAccessFile, idx: PackIndex, at: number): Promise<Uint8Array> {
+    const end = this.entryEnd(idx, at);
+    const r = this.bytesAt(f, at, end - at);
+    const bytes = sync(r) ? r : await r;
+    const h = parseEntryHeader(bytes, at, this.ctx.hash.rawLength, this.packPath);
+    if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
+    return this.inflate(bytes.subarray(h.headerLength), h.size, at);
+  }
+
+  /**
+   * Reads and resolves the object whose entry starts at `offset`. `depth` counts
+   * the REF_DELTA bases already resolved in other packs for this one read.
+   */
+  async read(offset: number, depth = 0): Promise<RawObject> {
     const f = this.file ?? (await this.open());
     const idx = this.index!;
-    const cache = this.ctx.cache;
+    const cache = this.cache;
     const H = this.ctx.hash.rawLength;
-    const top = Cache.key(this.slot, offset);
-    const hit = cache.get(top);
+    const hit = cache.get(offset);
     // a cached base handed to a caller is copied: callers own what read() returns
     if (hit) return { type: hit.type, data: hit.data.slice() };
-    // walk down the chain to a base, inflating each delta on the way
-    const deltas: Uint8Array[] = [];
-    const keys: number[] = [];
+    // walk down the chain to a base, inflating the deltas on the way while they
+    // fit in HELD_DELTA_BYTES; the others are inflated again on the way up
+    const deltas: (Uint8Array | null)[] = [];
+    const links: number[] = [];
+    let held = 0;
     let base: RawObject | null = null;
     let at = offset;
     for (;;) {
-      if (deltas.length > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
-      if (deltas.length > 0) {
-        const c = cache.get(Cache.key(this.slot, at));
+      if (links.length > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
+      if (links.length > 0) {
+        const c = cache.get(at);
         if (c) {
           base = c;
           break;
         }
       }
       const end = this.entryEnd(idx, at);
-      let bytes: Uint8Array;
-      if (f.readScratch) bytes = f.readScratch(at, end - at);
-      else {
-        const r = f.read(at, end - at);
-        bytes = sync(r) ? r : await r;
-      }
+      const whole = held < HELD_DELTA_BYTES;
+      const r = this.bytesAt(f, at, whole ? end - at : Math.min(end - at, HEADER_PROBE + H));
+      let bytes = sync(r) ? r : await r;
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
-      const data = this.inflate(bytes.subarray(h.headerLength), h.size, at);
-      if (h.type === OBJ_OFS_DELTA) {
-        deltas.push(data);
-        keys.push(Cache.key(this.slot, at));
-        at = h.baseOffset;
-        continue;
-      }
-      if (h.type === OBJ_REF_DELTA) {
-        deltas.push(data);
-        keys.push(Cache.key(this.slot, at));
+      if (h.type === OBJ_OFS_DELTA || h.type === OBJ_REF_DELTA) {
+        if (whole && (links.length === 0 || held + h.size <= HELD_DELTA_BYTES)) {
+          deltas.push(this.inflate(bytes.subarray(h.headerLength), h.size, at));
+          held += h.size;
+        } else {
+          this.checkDeclaredSize(h.size, end - at - h.headerLength, at);
+          deltas.push(null);
+          held = HELD_DELTA_BYTES;
+        }
+        links.push(at);
+        if (h.type === OBJ_OFS_DELTA) {
+          at = h.baseOffset;
+          continue;
+        }
         // a copy: `bytes` may be the shared scratch buffer, and the lookups below read
         const oid = bytes.slice(h.baseOidAt, h.baseOidAt + H);
         const pos = idx.find(oid);
@@ -188,30 +225,36 @@ export class Pack {
           at = idx.offsetAt(pos);
           continue;
         }
-        base = await this.ctx.resolveExternal(oid);
+        base = await this.ctx.resolveExternal(oid, depth + 1);
         if (!base) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(oid)} of the entry at offset ${at} is missing`);
         break;
       }
-      base = { type: h.type, data };
-      if (deltas.length > 0) cache.set(Cache.key(this.slot, at), base);
+      if (!whole) {
+        const r = this.bytesAt(f, at, end - at);
+        bytes = sync(r) ? r : await r;
+      }
+      base = { type: h.type, data: this.inflate(bytes.subarray(h.headerLength), h.size, at) };
+      if (links.length > 0) cache.set(at, base);
       break;
     }
     // apply the deltas from the base up; every intermediate result is a base worth caching
     let obj = base;
-    cache.setType(keys, obj.type);
+    cache.setType(links, obj.type);
     for (let i = deltas.length - 1; i >= 0; i--) {
-      obj = { type: obj.type, data: applyDelta(obj.data, deltas[i], this.packPath) };
-      if (i > 0) cache.set(keys[i], obj);
+      const delta = deltas[i] ?? (await this.deltaAt(f, idx, links[i]));
+      deltas[i] = null;
+      obj = { type: obj.type, data: applyDelta(obj.data, delta, this.packPath) };
+      if (i > 0) cache.set(links[i], obj);
     }
     return obj;
   }
 
   /** Type and size of the object at `offset`, reading entry headers only (and the first bytes of the top delta). */
-  async readHeader(offset: number): Promise<{ type: number; size: number }> {
+  async readHeader(offset: number, depth = 0): Promise<{ type: number; size: number }> {
     const f = this.file ?? (await this.open());
     const idx = this.index!;
     const H = this.ctx.hash.rawLength;
-    const cache = this.ctx.cache;
+    const cache = this.cache;
     let size = -1;
     let at = offset;
     // the delta entries walked through: they all have the type found at the bottom
@@ -220,14 +263,13 @@ export class Pack {
       cache.setType(walked, type);
       return { type, size };
     };
-    for (let depth = 0; ; depth++) {
-      if (depth > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
-      const key = Cache.key(this.slot, at);
+    for (let step = 0; ; step++) {
+      if (step > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
       if (size >= 0) {
-        const type = cache.typeOf(key);
+        const type = cache.typeOf(at);
         if (type !== undefined) return found(type);
       }
-      const cached = cache.get(key);
+      const cached = cache.get(at);
       if (cached) {
         if (size < 0) size = cached.data.length;
         return found(cached.type);
@@ -246,7 +288,7 @@ export class Pack {
         if (size < 0) size = h.size;
         return found(h.type);
       }
-      walked.push(key);
+      walked.push(at);
       if (size < 0) {
         // the result size is the delta's second varint: inflate just its start
         let head = this.ctx.codec.inflatePrefix(bytes.subarray(h.headerLength), 32);
@@ -269,7 +311,7 @@ export class Pack {
         at = idx.offsetAt(pos);
         continue;
       }
-      const ext = await this.ctx.resolveExternalHeader(oid);
+      const ext = await this.ctx.resolveExternalHeader(oid, depth + 1);
       if (!ext) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(oid)} of the entry at offset ${at} is missing`);
       return found(ext.type);
     }
@@ -279,7 +321,7 @@ export class Pack {
     const f = this.file;
     this.file = null;
     this.fileOpening = null;
-    this.ctx.cache.dropPack(this.slot);
+    this.cache.clear();
     if (f) await f.close();
   }
 }

@@ -1,11 +1,11 @@
 /**
  * inflate/deflate and hashing: node's native zlib and crypto where they exist,
- * pako and WebCrypto elsewhere (browsers). Loaded once by `loadCodec()`; the
+ * JavaScript (fflate, src/zlib/js.ts) and WebCrypto elsewhere (browsers). Loaded once by `loadCodec()`; the
  * browser path imports no Node built-in.
  */
 
-import * as pako from 'pako';
 import type { HashAlgorithm } from '../oid.js';
+import { jsDeflate, jsInflate, jsInflateExact, jsInflatePrefix } from './js.js';
 import { type Hasher, jsCrc32, jsHasher } from './stream-hash.js';
 
 export type { Hasher } from './stream-hash.js';
@@ -58,39 +58,13 @@ function checkSize(out: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
-function pakoCodec(): Codec {
-  const inflate = (data: Uint8Array) => {
-    try {
-      return pako.inflate(data);
-    } catch (err) {
-      throw new Error(typeof err === 'string' ? err : (err as Error).message || 'inflate failed');
-    }
-  };
+function jsCodec(): Codec {
   return {
     native: false,
-    inflate,
-    inflateExact(data, size) {
-      return checkSize(inflate(data), size);
-    },
-    inflatePrefix(data, want) {
-      const inf = new pako.Inflate();
-      const chunk = 64;
-      let out = new Uint8Array(0);
-      inf.onData = (c: Uint8Array) => {
-        const n = new Uint8Array(out.length + c.length);
-        n.set(out);
-        n.set(c, out.length);
-        out = n;
-      };
-      for (let i = 0; i < data.length && out.length < want && !(inf as unknown as { ended: boolean }).ended; i += chunk) {
-        inf.push(data.subarray(i, Math.min(i + chunk, data.length)), 2 /* Z_SYNC_FLUSH: hand out what is inflated so far */);
-        if (inf.err) break;
-      }
-      return out;
-    },
-    deflate(data, level = 1) {
-      return pako.deflate(data, { level: level as pako.DeflateFunctionOptions['level'] });
-    },
+    inflate: jsInflate,
+    inflateExact: jsInflateExact,
+    inflatePrefix: jsInflatePrefix,
+    deflate: jsDeflate,
     async hash(algorithm, data) {
       const subtle = globalThis.crypto?.subtle;
       if (!subtle) throw new Error('no WebCrypto: cannot hash');
@@ -118,17 +92,25 @@ async function nodeCodec(): Promise<Codec | null> {
       inflateExact(data, size) {
         const out = reused?.exact(data, size);
         if (out) return out;
-        return checkSize(toU8(zlib.inflateSync(data)), size);
+        let whole: Buffer;
+        try {
+          // one byte over `size`: a longer stream stops there instead of inflating whole
+          whole = zlib.inflateSync(data, { maxOutputLength: size + 1 });
+        } catch (err) {
+          if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`stream inflates to more than ${size} bytes`);
+          throw err;
+        }
+        return checkSize(toU8(whole), size);
       },
       inflatePrefix(data, want) {
         const out = reused?.prefix(data, want);
         if (out) return out;
-        // a truncated stream with sync flush yields what it could inflate
+        // a truncated stream with sync flush yields what it could inflate (a
+        // longer output is cut off: the JS codec's chunked prefix then stops at `want`)
         try {
-          return toU8(zlib.inflateSync(data, syncFlush));
+          return toU8(zlib.inflateSync(data, { ...syncFlush, maxOutputLength: Math.max(want, 1) }));
         } catch {
-          const out = pakoCodec().inflatePrefix(data, want);
-          return out;
+          return jsInflatePrefix(data, want);
         }
       },
       deflate(data, level = 1) {
@@ -224,12 +206,15 @@ function reusableInflater(zlib: any): {
   return { exact, prefix };
 }
 
-/** The codec for this platform (node's zlib when present, pako otherwise). */
-export function loadCodec(options: { forcePako?: boolean } = {}): Promise<Codec> {
-  if (options.forcePako) return Promise.resolve(pakoCodec());
+/**
+ * The codec for this platform: node's zlib when present, the JavaScript codec
+ * (fflate, src/zlib/js.ts) otherwise or when `forceJs` (`forcePako`: its old name).
+ */
+export function loadCodec(options: { forceJs?: boolean; forcePako?: boolean } = {}): Promise<Codec> {
+  if (options.forceJs || options.forcePako) return Promise.resolve(jsCodec());
   if (!loaded) {
     const isNode = typeof globalThis.process === 'object' && !!(globalThis.process as { versions?: { node?: string } }).versions?.node;
-    loaded = (isNode ? nodeCodec() : Promise.resolve(null)).then((c) => c ?? pakoCodec());
+    loaded = (isNode ? nodeCodec() : Promise.resolve(null)).then((c) => c ?? jsCodec());
   }
   return loaded;
 }

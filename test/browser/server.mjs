@@ -7,6 +7,7 @@
  *   /lightning-fs.js        LightningFS's own UMD build
  *   /fixture-manifest.json  { files: [...] }: every file under the fixture, relative, sorted
  *   /fixture/<path>         a file of the fixture
+ *   ...routes               more path -> file routes, overriding these
  * Anything else, or a path that leaves its folder, is a 404.
  */
 
@@ -40,7 +41,7 @@ function inside(dir, rel) {
  * Starts the server. Resolves to { url, requests, close }: `requests` lists
  * every path asked for, with its status.
  */
-export async function startServer({ bundleDir, fixtureDir }) {
+export async function startServer({ bundleDir, fixtureDir, routes = {} }) {
   const require = createRequire(import.meta.url);
   const lightningFs = require.resolve('@isomorphic-git/lightning-fs/dist/lightning-fs.min.js');
   const fixtureRoot = path.resolve(fixtureDir);
@@ -52,6 +53,8 @@ export async function startServer({ bundleDir, fixtureDir }) {
     '/midx-odb.js': path.join(bundleDir, 'midx-odb.js'),
     '/midx-odb.js.map': path.join(bundleDir, 'midx-odb.js.map'),
     '/lightning-fs.js': lightningFs,
+    // other pages' own files (test/browser-app.test.ts)
+    ...routes,
   };
   const requests = [];
 
