@@ -82,8 +82,12 @@ export function jsInflateExact(data: Uint8Array, size: number): Uint8Array {
 
 /** The first `want` bytes a possibly truncated stream inflates to (fewer when the input ends first). */
 export function jsInflatePrefix(data: Uint8Array, want: number): Uint8Array {
-  if (data.length < 2) return new Uint8Array(0);
-  checkHeader(data);
+  // a damaged header yields nothing, as a damaged stream yields what came before the damage
+  try {
+    checkHeader(data);
+  } catch {
+    return new Uint8Array(0);
+  }
   const parts: Uint8Array[] = [];
   let n = 0;
   const inf = new Inflate((chunk: Uint8Array) => {
