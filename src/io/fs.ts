@@ -460,7 +460,8 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
             return s ? toFileStat(s) : null;
           } catch (err) {
             if (isNotFound(err)) return null;
-            throw err;
+            // as stat(): a symlink loop or an impossible name is a typed error
+            throw openFailure(path, err);
           }
         }
       : undefined,
