@@ -460,7 +460,6 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
             return s ? toFileStat(s) : null;
           } catch (err) {
             if (isNotFound(err)) return null;
-            // as stat(): a symlink loop or an impossible name is a typed error
             throw openFailure(path, err);
           }
         }

@@ -470,11 +470,11 @@ export class PackBackend {
     for (let k = layers.length - 1; k >= 0; k--) {
       const layer = layers[k];
       if (!layer.tablesLoaded) continue;
-      const pos = layer.find(oid) as number;
+      const pos = layer.findLoaded(oid);
       if (pos < 0) continue;
       let entry;
       try {
-        entry = layer.entry(pos) as { pack: number; offset: number };
+        entry = layer.entryLoaded(pos);
       } catch {
         break;
       }
