@@ -1,11 +1,11 @@
 /**
- * git 2.55's own MIDX test scripts (t5319, t5334, t5335, t7705) with every
+ * git 2.55's own MIDX test scripts (t5319, t5334, t5335, t7705, and the bitmap
+ * suites t5326, t5327, t5332) with every
  * `git multi-pack-index ...` they run sent to our CLI (dist/cli/main.js),
  * while git 2.55 does everything else and reads what we wrote:
  * ../shared/git-2.55/run-git-tests.sh --route dist/cli/main.js.
  *
- * Every case must pass except those listed in EXPECTED_FAILURES (they need a
- * multi-pack `.bitmap` file, which the CLI does not write yet). The test also
+ * Every case must pass except those listed in EXPECTED_FAILURES (none today). The test also
  * fails when a listed case starts passing, so the list stays honest: remove
  * it from the list then. Skipped only when git 2.55 cannot be set up.
  */
@@ -21,19 +21,14 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KIT = path.join(ROOT, '..', 'shared', 'git-2.55');
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 
-const SCRIPTS: Record<string, number> = { t5319: 98, t5334: 22, t5335: 14, t7705: 15 };
+const SCRIPTS: Record<string, number> = { t5319: 98, t5334: 22, t5335: 14, t7705: 15, t5326: 357, t5327: 314, t5332: 14 };
 
-/** `<script> <number> - <title>` of the cases that fail for want of a `.bitmap` */
-const EXPECTED_FAILURES = [
-  // `write --bitmap` twice: git keeps an up-to-date MIDX only when its .bitmap loads
-  't5319 28 - up-to-date multi-pack-index is retained',
-  // rev-list --test-bitmap over the bitmaps of incremental layers
-  't5334 6 - read bitmap from first MIDX layer',
-  't5334 9 - read bitmap from second MIDX layer',
-  't5334 10 - read earlier bitmap from second MIDX layer',
-  // expects multi-pack-index-<checksum>.bitmap beside the MIDX and then in the chain
-  't5334 21 - relink existing MIDX layer',
-];
+/**
+ * `<script> <number> - <title>` of cases allowed to fail. Empty: every case of the
+ * seven scripts passes through our CLI (the bitmap cases since the .bitmap writer).
+ * A case added here must say why, and the test fails once it passes again.
+ */
+const EXPECTED_FAILURES: string[] = [];
 
 function kitAvailable(): boolean {
   if (!fs.existsSync(path.join(KIT, 'setup.sh'))) return false;
@@ -44,7 +39,7 @@ const available = kitAvailable();
 
 describe("git 2.55's MIDX test scripts through our CLI", () => {
   it.skipIf(!available)(
-    't5319 t5334 t5335 t7705: every case passes but the .bitmap ones listed',
+    't5319 t5334 t5335 t7705 t5326 t5327 t5332: every case passes',
     () => {
       expect(fs.existsSync(CLI)).toBe(true);
       // the scripts' trash directories go to a directory of our own: the kit is shared,

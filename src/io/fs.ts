@@ -71,6 +71,12 @@ export interface Fs {
   /** null when nothing is there */
   stat(path: string): Promise<FileStat | null>;
   /**
+   * The same, synchronously: only for clients that have `statSync` (node's fs,
+   * memfs). Hot paths (a miss's change check, a loose lookup) use it to spare a
+   * trip through the thread pool; they fall back to `stat` where it is absent.
+   */
+  statSync?(path: string): FileStat | null;
+  /**
    * Opens a regular file for positional reads. Never blocks (O_NONBLOCK where
    * the client has flags, so a FIFO opens at once) and checks what it opened:
    * NotAFileError for a directory, FIFO, device, socket or symlink loop.
@@ -119,6 +125,13 @@ function promisify(fn: AnyFn, self: unknown): AnyFn {
     new Promise((resolve, reject) => {
       fn.call(self, ...args, (err: unknown, value: unknown) => (err ? reject(err) : resolve(value)));
     });
+}
+
+function toFileStat(s: any): FileStat {
+  const isFile = typeof s.isFile === 'function' ? s.isFile() : s.type === 'file';
+  const isDirectory = typeof s.isDirectory === 'function' ? s.isDirectory() : s.type === 'dir';
+  const mtimeMs = typeof s.mtimeMs === 'number' ? s.mtimeMs : s.mtime instanceof Date ? s.mtime.getTime() : Number(s.mtime ?? 0);
+  return { size: Number(s.size), mtimeMs, isFile, isDirectory };
 }
 
 export function isNotFound(err: unknown): boolean {
@@ -296,6 +309,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       ? client
       : null;
   const hasOpen = typeof p.open === 'function';
+  const statSyncFn = typeof client.statSync === 'function' ? client.statSync : null;
   let scratch = new Uint8Array(64 * 1024);
   // read-only and non-blocking: opening a FIFO must not wait for a writer
   const constants = client.constants ?? client.promises?.constants;
@@ -432,16 +446,24 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
     async stat(path) {
       try {
-        const s = await p.stat(path);
-        const isFile = typeof s.isFile === 'function' ? s.isFile() : s.type === 'file';
-        const isDirectory = typeof s.isDirectory === 'function' ? s.isDirectory() : s.type === 'dir';
-        const mtimeMs = typeof s.mtimeMs === 'number' ? s.mtimeMs : s.mtime instanceof Date ? s.mtime.getTime() : Number(s.mtime ?? 0);
-        return { size: Number(s.size), mtimeMs, isFile, isDirectory };
+        return toFileStat(await p.stat(path));
       } catch (err) {
         if (isNotFound(err)) return null;
         throw openFailure(path, err);
       }
     },
+    statSync: statSyncFn
+      ? (path: string) => {
+          try {
+            // node answers a missing path with undefined instead of building an error
+            const s = statSyncFn.call(client, path, { throwIfNoEntry: false });
+            return s ? toFileStat(s) : null;
+          } catch (err) {
+            if (isNotFound(err)) return null;
+            throw err;
+          }
+        }
+      : undefined,
     async open(path) {
       /**
        * A synchronous file over `readAt(buf, off, len, pos)` (bytes read):

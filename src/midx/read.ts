@@ -208,7 +208,12 @@ export class MidxFile {
     return this.oidl !== null;
   }
 
-  /** Local position of `oid` in this layer, or -1. Synchronous once the tables are loaded. */
+  /**
+   * Local position of `oid` in this layer, or -1: a number once the tables are
+   * loaded, else a promise (a positional search in the file). The hot path tests
+   * the result rather than awaiting it; code that knows the tables are loaded
+   * calls findLoaded.
+   */
   find(oid: Uint8Array, oidOff = 0): number | Promise<number> {
     const b = oid[oidOff];
     const lo = b === 0 ? 0 : this.fanout[b - 1];
@@ -246,6 +251,20 @@ export class MidxFile {
   /** First local position whose OID is >= prefix over `len` bytes (tables loaded). */
   lowerBound(prefix: Uint8Array, len: number): number {
     return fanoutLowerBound(this.fanout, this.oidl!, 0, this.hash.rawLength, prefix, len);
+  }
+
+  /** find() for a layer whose tables are loaded (loadTables): always a number. */
+  findLoaded(oid: Uint8Array, oidOff = 0): number {
+    if (!this.oidl) throw new Error(`${this.file}: findLoaded before loadTables`);
+    const b = oid[oidOff];
+    const H = this.hash.rawLength;
+    return searchOid(this.oidl, 0, H, b === 0 ? 0 : this.fanout[b - 1], this.fanout[b], oid, oidOff, H);
+  }
+
+  /** entry() for a layer whose tables are loaded: always a value. */
+  entryLoaded(i: number): { pack: number; offset: number } {
+    if (!this.ooff) throw new Error(`${this.file}: entryLoaded before loadTables`);
+    return this.decodeEntry(this.ooff, i * 8);
   }
 
   /** Local pack-int-id and offset of local position i. Synchronous once tables are loaded. */

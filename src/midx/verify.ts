@@ -24,6 +24,7 @@ import type { Progress, ProgressMeter, VerifyOptions, VerifyProblem, VerifyResul
 import { type Codec, fileTrailerMatches, trailerMatches } from '../zlib/index.js';
 import { loadMidx, MIDX_NAME, type MidxWarning } from './chain.js';
 import { CHUNK_LOFF, CHUNK_OIDL, CHUNK_OOFF, gitToc, hex32, MIDX_HEADER_SIZE, TOC_ENTRY_SIZE } from './chunks.js';
+import { verifyBitmaps } from './bitmap/verify.js';
 import type { MidxFile } from './read.js';
 
 export type { VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
@@ -339,6 +340,12 @@ export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}
   try {
     for (const m of loaded.layers) layers.push(await prepareLayer(m));
     await checkLayers(ctx, layers, report, gitOnly, options.progress);
+    // the layers' .bitmap files: beyond git's verify
+    if (!gitOnly) {
+      for (const p of await verifyBitmaps(fs, packDir, hash, ctx.codec, loaded.layers, loaded.source === 'chain')) {
+        report.report(p.message, { file: p.file, layer: p.layer, git: false });
+      }
+    }
   } catch (err) {
     if (!(err instanceof Die)) {
       await closeAll();

@@ -88,7 +88,7 @@ async function oldNameHashes(odb: Odb, input: LayerBitmapInput): Promise<((oid: 
     if (loaded.length === input.oldLayers.length) {
       return (oid) => {
         for (const { layer, bitmap } of loaded) {
-          const p = layer.find(oid) as number;
+          const p = layer.findLoaded(oid);
           if (p >= 0) return bitmap.nameHash(p);
         }
         return 0;
@@ -206,7 +206,7 @@ async function baseSlots(odb: Odb, base: MidxFile | null, inChain: boolean): Pro
   }
   return (oid) => {
     for (const { layer, slotOf } of layers) {
-      const p = layer.find(oid) as number;
+      const p = layer.findLoaded(oid);
       if (p >= 0) return slotOf[p];
     }
     return -1;

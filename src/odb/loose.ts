@@ -53,6 +53,8 @@ export class LooseBackend {
    */
   async readCompressed(hex: string): Promise<Uint8Array | null> {
     const file = this.pathOf(hex);
+    // a synchronous stat answers a miss without a trip through the thread pool
+    if (this.fs.statSync && !this.fs.statSync(file)) return null;
     let f;
     try {
       f = await this.fs.open(file);
@@ -100,6 +102,7 @@ export class LooseBackend {
 
   async readHeader(hex: string): Promise<{ type: number; size: number } | null> {
     const file = this.pathOf(hex);
+    if (this.fs.statSync && !this.fs.statSync(file)) return null;
     let f;
     try {
       f = await this.fs.open(file);
@@ -133,7 +136,8 @@ export class LooseBackend {
   }
 
   async exists(hex: string): Promise<boolean> {
-    const st = await this.fs.stat(this.pathOf(hex));
+    const path = this.pathOf(hex);
+    const st = this.fs.statSync ? this.fs.statSync(path) : await this.fs.stat(path);
     return !!st && st.isFile;
   }
 

@@ -32,6 +32,7 @@ export interface OdbInit {
   config: GitConfig;
   onWarning?: (w: OdbWarning) => void;
   deltaBaseCacheBytes?: number;
+  missRecheckMs?: number;
   /** re-hash every object read and refuse one whose bytes do not hash to its id */
   verifyReads?: boolean;
 }
@@ -91,6 +92,7 @@ export class Odb {
   private readonly packContext: PackContext;
   /** the object directories of objects/info/alternates (recursively), read on the first miss */
   private alternates: Promise<ObjectStore[]> | null = null;
+  private readonly missRecheckMs: number;
   private closed = false;
   /** openOdb's verifyReads: every object read is re-hashed */
   readonly verifyReads: boolean;
@@ -116,6 +118,8 @@ export class Odb {
     };
     this.packContext = ctx;
     this.packBackend = new PackBackend(this.fs, this.packDir, ctx, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
+    this.missRecheckMs = init.missRecheckMs ?? 1;
+    this.packBackend.missRecheckMs = this.missRecheckMs;
     this.loose = new LooseBackend(this.fs, this.objectsDir, this.codec, this.hash);
   }
 
@@ -124,11 +128,11 @@ export class Odb {
     if (!this.alternates) {
       this.alternates = (async () => {
         const dirs = await readAlternates(this.fs, this.objectsDir, (w) => this.warn(w));
-        const stores = dirs.map((dir) => ({
-          objectsDir: dir,
-          packBackend: new PackBackend(this.fs, join(dir, 'pack'), this.packContext, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true)),
-          loose: new LooseBackend(this.fs, dir, this.codec, this.hash),
-        }));
+        const stores = dirs.map((dir) => {
+          const packBackend = new PackBackend(this.fs, join(dir, 'pack'), this.packContext, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
+          packBackend.missRecheckMs = this.missRecheckMs;
+          return { objectsDir: dir, packBackend, loose: new LooseBackend(this.fs, dir, this.codec, this.hash) };
+        });
         this.loadedAlternates = stores;
         return stores;
       })();
@@ -402,7 +406,7 @@ export class Odb {
     const p = prefix.toLowerCase();
     let found = await this.matches(p);
     if (found.size === 0) {
-      await this.refresh();
+      await this.refreshOnMiss();
       found = await this.matches(p);
     }
     if (found.size === 0) throw new NotFoundError(p, 'short object id');
@@ -466,17 +470,30 @@ export class Odb {
   }
 
   /** Looks for new packs, layers and MIDX files now. Resolves true when something changed. */
-  refresh(): Promise<boolean> {
+  async refresh(): Promise<boolean> {
     this.loose.forgetListings();
     for (const alt of this.loadedAlternates) alt.loose.forgetListings();
-    return this.refreshPacks();
-  }
-
-  /** Refreshes this repository's packs and those of the alternates read so far. */
-  private async refreshPacks(): Promise<boolean> {
     let changed = await this.packBackend.refresh();
     for (const alt of this.loadedAlternates) if (await alt.packBackend.refresh()) changed = true;
     return changed;
+  }
+
+  /**
+   * After a miss: refreshes this repository's packs and those of the alternates
+   * read so far, each skipped when its stat stamp shows nothing changed
+   * (PackBackend.refreshOnMiss).
+   */
+  private async refreshPacks(): Promise<boolean> {
+    let changed = await this.packBackend.refreshOnMiss();
+    for (const alt of this.loadedAlternates) if (await alt.packBackend.refreshOnMiss()) changed = true;
+    return changed;
+  }
+
+  /** refresh() for a miss: loose listings forgotten, packs re-checked through their stamps. */
+  private refreshOnMiss(): Promise<boolean> {
+    this.loose.forgetListings();
+    for (const alt of this.loadedAlternates) alt.loose.forgetListings();
+    return this.refreshPacks();
   }
 
   /** The pack entry of an object in this repository or an alternate. */
@@ -656,7 +673,7 @@ export class Odb {
     const listed = (await this.loose.matching(hex)).length > 0;
     const result = (listed ? await fromLoose() : null) ?? (await fromPack()) ?? (listed ? null : await fromLoose());
     if (result) return result;
-    if (await this.refresh()) {
+    if (await this.refreshOnMiss()) {
       const again = (await fromLoose()) ?? (await fromPack());
       if (again) return again;
     }

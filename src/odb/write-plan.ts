@@ -155,7 +155,7 @@ class BaseLookup {
     const H = this.H;
     for (const { layer, read } of this.layers) {
       if (!read) {
-        if ((layer.find(oid, off) as number) >= 0) return true;
+        if (layer.findLoaded(oid, off) >= 0) return true;
         continue;
       }
       const b = oid[off];
