@@ -460,7 +460,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
             return s ? toFileStat(s) : null;
           } catch (err) {
             if (isNotFound(err)) return null;
-            throw err;
+            throw openFailure(path, err);
           }
         }
       : undefined,
