@@ -1,6 +1,6 @@
 // One hostile case, run in its own process by test/hostile.test.ts (so that a
 // hang, a crash or a runaway allocation is measured, not suffered). Argument:
-// JSON { dist, gitdir, objects: "oid type size" lines, write }. Prints one JSON
+// JSON { dist, gitdir, objects: "oid type size" lines, write, zlib? }. Prints one JSON
 // line: for every operation, 'ok', 'typed:<ErrorName>', 'untyped:<name: message>'
 // or 'wrong:<oid>'; the warnings; the peak resident set.
 import crypto from 'node:crypto';
@@ -18,7 +18,7 @@ const out = { ops: {}, warnings: [] };
 const objects = args.objects.split('\n').filter(Boolean).map((l) => l.split(' '));
 let odb = null;
 try {
-  odb = await lib.openOdb({ fs, gitdir: args.gitdir, onWarning: (w) => out.warnings.length < 50 && out.warnings.push(`${w.file}: ${w.reason}`.slice(0, 300)) });
+  odb = await lib.openOdb({ fs, gitdir: args.gitdir, ...(args.zlib ? { zlib: args.zlib } : {}), onWarning: (w) => out.warnings.length < 50 && out.warnings.push(`${w.file}: ${w.reason}`.slice(0, 300)) });
   out.ops.open = 'ok';
 } catch (err) {
   out.ops.open = classify(err);

@@ -90,6 +90,8 @@ interface Case {
   name: string;
   fixture: typeof chainFixture;
   damage(gitdir: string): void;
+  /** the codec: node's zlib unless 'pako' (the JavaScript codec, as in browsers) */
+  zlib?: 'pako';
 }
 
 const cases: Case[] = [];
@@ -221,6 +223,12 @@ extra('config and objects/info', 'objects/pack is a FIFO', chainFixture, (g) => 
   expect(spawnSync('mkfifo', [path.join(g, 'objects/pack')]).status).toBe(0);
 });
 
+// the files whose bytes are inflated, read again through the JavaScript codec (as in browsers)
+for (const c of cases.filter((c) => c.kind === '.pack' || c.kind === 'loose object')) {
+  if (c.zlib) continue;
+  cases.push({ ...c, kind: `${c.kind} (JavaScript codec)`, zlib: 'pako' });
+}
+
 interface Outcome {
   handled: boolean;
   why: string;
@@ -249,7 +257,7 @@ function runCase(c: Case): Promise<Outcome> {
     fs.rmSync(top, { recursive: true, force: true });
     throw err;
   }
-  const arg = JSON.stringify({ dist: DIST, gitdir, objects: expectedObjects(c.fixture), write: true });
+  const arg = JSON.stringify({ dist: DIST, gitdir, objects: expectedObjects(c.fixture), write: true, zlib: c.zlib });
   return new Promise<Outcome>((resolve) => {
     const child = spawn(process.execPath, [CHILD, arg], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
