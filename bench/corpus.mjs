@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const CORPUS_ROOT = path.join(HERE, 'corpus');
-export const KINDS = ['many-packs', 'large', 'bigpack'];
+export const KINDS = ['many-packs', 'large', 'history', 'bigpack'];
 const GENERATOR_VERSION = 1; // bump whenever the generated content changes
 
 export const DEFAULT_PARAMS = {
@@ -28,6 +28,9 @@ export const DEFAULT_PARAMS = {
   'many-packs': { seed: 1, packs: 120, commitsPerPack: 30, files: 300, looseCommits: 24, tagEvery: 30 },
   // >=500k small objects in ~60 fast-import packs (one `checkpoint` per pack)
   large: { seed: 2, packs: 60, targetObjects: 540000, topDirs: 24, subDirs: 16, filesPerDir: 24 },
+  // a long history of source-like files edited a few lines at a time, then `git repack -adf --depth=50`:
+  // one pack of deep delta chains over blobs and trees, as a real project's
+  history: { seed: 4, commits: 6000, files: 400, dirs: 20, editsPerCommit: 4 },
   // one pack >1 GiB: 1 MiB incompressible blobs + small files
   bigpack: { seed: 3, bigBlobs: 1100, bigBlobSize: 1 << 20, commits: 40, smallPerCommit: 8 },
 };
@@ -462,7 +465,48 @@ async function buildBigpack(gitdir, p, log) {
   await fi.end();
 }
 
-const BUILDERS = { 'many-packs': buildManyPacks, large: buildLarge, bigpack: buildBigpack };
+/**
+ * A history shaped like a real project's: `files` files in `dirs` directories,
+ * each commit editing `editsPerCommit` of them a few lines at a time (lines
+ * appended, replaced or deleted), written by fast-import, then repacked by git
+ * with a full delta search (`repack -adf --depth=50 --window=50`), which chains
+ * the versions of every file and tree deeply.
+ */
+async function buildHistory(gitdir, p, log) {
+  const rng = new Rng(`history:${p.seed}`);
+  const pool = makeTextPool(new Rng(`pool:${p.seed}`), 1 << 20);
+  const line = () => textSlice(rng, pool, rng.int(10, 70)).toString('latin1').replace(/\n/g, ' ');
+  const files = Array.from({ length: p.files }, (_, f) => ({
+    path: `src/d${String(f % p.dirs).padStart(2, '0')}/file${String(f).padStart(4, '0')}.c`,
+    lines: Array.from({ length: rng.int(20, 200) }, line),
+  }));
+  const fi = new FastImport(gitdir, { unpackLimit: 0 });
+  const body = (f) => Buffer.from(f.lines.join('\n') + '\n', 'latin1');
+  await fi.commit({ when: T0, message: 'initial import\n', changes: files.map((f) => ({ path: f.path, data: body(f) })) });
+  for (let c = 1; c < p.commits; c++) {
+    const changes = [];
+    for (let e = 0; e < p.editsPerCommit; e++) {
+      // a few files are hot, most are edited now and then: as in real projects
+      const f = files[rng.int(0, 9) < 6 ? rng.int(0, Math.floor(p.files / 10)) : rng.int(0, p.files - 1)];
+      const n = rng.int(1, 4);
+      for (let k = 0; k < n; k++) {
+        const at = rng.int(0, f.lines.length - 1);
+        const op = rng.int(0, 9);
+        if (op < 5) f.lines.splice(at, 0, line());
+        else if (op < 8 || f.lines.length < 10) f.lines[at] = line();
+        else f.lines.splice(at, 1);
+      }
+      changes.push({ path: f.path, data: body(f) });
+    }
+    await fi.commit({ when: T0 + c * 60, message: `commit ${c}\n`, changes });
+    if (c % 1000 === 0) log(`  ${c} commits`);
+  }
+  await fi.end();
+  log('  git repack -adf --depth=50 --window=50 ...');
+  await git(['repack', '-adfq', '--depth=50', '--window=50'], { gitdir });
+}
+
+const BUILDERS = { 'many-packs': buildManyPacks, large: buildLarge, history: buildHistory, bigpack: buildBigpack };
 
 // ---------------------------------------------------------------- driver
 

@@ -235,7 +235,7 @@ function hasGnuTime() {
 /**
  * Run a command and measure its wall time and peak RSS: exact via GNU /usr/bin/time when
  * installed, else by polling /proc/<pid>/status VmHWM every pollMs (misses runs < pollMs).
- * -> {ms, code, stdout, stderr, peakRss, peakRssSource: 'time'|'poll'}
+ * -> {ms, code, stdout, stdoutBuffer, stderr, peakRss, peakRssSource: 'time'|'poll'}
  */
 export function runTimed(cmd, args, { pollMs = 20, env = GIT_ENV, input } = {}) {
   const useTime = hasGnuTime();
@@ -263,7 +263,8 @@ export function runTimed(cmd, args, { pollMs = 20, env = GIT_ENV, input } = {}) 
         } catch { /* leave null */ }
         fs.rmSync(timeFile, { force: true });
       }
-      resolve({ ms, code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), peakRss, peakRssSource: useTime ? 'time' : 'poll' });
+      const stdoutBuffer = Buffer.concat(out);
+      resolve({ ms, code, stdout: stdoutBuffer.toString(), stdoutBuffer, stderr: Buffer.concat(err).toString(), peakRss, peakRssSource: useTime ? 'time' : 'poll' });
     });
     child.stdin.on('error', () => {});
     child.stdin.end(input);

@@ -1,6 +1,7 @@
 // One measurement in a fresh process, so that its peak memory (VmHWM) is its own.
 // usage: node bench/worker.mjs <task> <gitdir> <oids-file> [extra]
 // prints one JSON line: {ms, count, peakRss, ...}
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { procStatusBytes } from './peers.mjs';
 
@@ -8,6 +9,19 @@ const [task, gitdir, oidsFile, extra] = process.argv.slice(2);
 const oids = oidsFile && oidsFile !== '-' ? fs.readFileSync(oidsFile, 'utf8').split('\n').filter(Boolean) : [];
 const out = {};
 const now = () => performance.now();
+
+// answers, for the runner to check against git's: one "<type> <size>" line per id, hashed
+// after the timed loop; every 50th object's content is kept and its id recomputed
+const answerLines = [];
+const kept = [];
+function answer(i, oid, type, size, data) {
+  answerLines.push(`${type} ${size}`);
+  if (data && i % 50 === 0) kept.push({ oid, type, data });
+}
+function finishAnswers() {
+  out.answers = crypto.createHash('sha1').update(answerLines.join('\n')).digest('hex');
+  out.badContent = kept.filter((k) => crypto.createHash('sha1').update(`${k.type} ${k.data.length}\0`).update(k.data).digest('hex') !== k.oid).map((k) => k.oid);
+}
 
 async function ours() {
   const { openOdb } = await import('../dist/index.js');
@@ -25,8 +39,21 @@ switch (task) {
     const odb = await (await ours())({ fs, gitdir });
     const t = now();
     let bytes = 0;
-    for (const oid of oids) bytes += (await odb.read(oid)).data.length;
+    for (let i = 0; i < oids.length; i++) {
+      const o = await odb.read(oids[i]);
+      bytes += o.data.length;
+      answer(i, oids[i], o.type, o.data.length, o.data);
+    }
     Object.assign(out, { ms: now() - t, count: oids.length, bytes });
+    finishAnswers();
+    break;
+  }
+  case 'ours-exists-absent': {
+    const odb = await (await ours())({ fs, gitdir });
+    const t = now();
+    let n = 0;
+    for (const oid of oids) if (await odb.exists(oid)) n++;
+    Object.assign(out, { ms: now() - t, count: oids.length, found: n });
     break;
   }
   case 'ours-exists': {
@@ -40,16 +67,22 @@ switch (task) {
   case 'ours-header': {
     const odb = await (await ours())({ fs, gitdir });
     const t = now();
-    for (const oid of oids) await odb.readHeader(oid);
+    for (let i = 0; i < oids.length; i++) {
+      const h = await odb.readHeader(oids[i]);
+      answer(i, oids[i], h.type, h.size);
+    }
     Object.assign(out, { ms: now() - t, count: oids.length });
+    finishAnswers();
     break;
   }
   case 'ours-first': {
     const openOdb = await ours();
     const t = now();
     const odb = await openOdb({ fs, gitdir });
-    await odb.read(oids[0]);
+    const o = await odb.read(oids[0]);
+    answer(0, oids[0], o.type, o.data.length, o.data);
     Object.assign(out, { ms: now() - t, count: 1 });
+    finishAnswers();
     break;
   }
   case 'ours-expand': {
@@ -105,15 +138,22 @@ switch (task) {
     const cache = {};
     const t = now();
     let bytes = 0;
-    for (const oid of oids) bytes += (await git.readObject({ fs, gitdir, oid, cache, format: 'content' })).object.length;
+    for (let i = 0; i < oids.length; i++) {
+      const r = await git.readObject({ fs, gitdir, oid: oids[i], cache, format: 'content' });
+      bytes += r.object.length;
+      answer(i, oids[i], r.type, r.object.length, r.object);
+    }
     Object.assign(out, { ms: now() - t, count: oids.length, bytes });
+    finishAnswers();
     break;
   }
   case 'isogit-first': {
     const git = (await import('isomorphic-git')).default;
     const t = now();
-    await git.readObject({ fs, gitdir, oid: oids[0], cache: {}, format: 'content' });
+    const r = await git.readObject({ fs, gitdir, oid: oids[0], cache: {}, format: 'content' });
+    answer(0, oids[0], r.type, r.object.length, r.object);
     Object.assign(out, { ms: now() - t, count: 1 });
+    finishAnswers();
     break;
   }
   case 'isogit-expand': {

@@ -56,6 +56,13 @@ export interface OpenOdbOptions {
   zlib?: 'auto' | 'js' | 'pako';
   /** the repository's hash algorithm; read from the config when omitted */
   objectFormat?: HashAlgorithm;
+  /**
+   * After a miss the database checks whether packs or MIDX layers changed on
+   * disk (a few stat calls; a reload only when they show a change). That check
+   * serves the misses that follow it within the same event-loop turn and within
+   * this many milliseconds (default 1); 0 makes every miss check.
+   */
+  missRecheckMs?: number;
 }
 
 export interface LayerStats {
@@ -299,7 +306,7 @@ export interface RepackMidxResult {
  * Options of `Odb.maintain` (git 2.55's `git repack -d -l --geometric=<factor>
  * --write-midx=incremental`), with git's names and defaults.
  */
-export interface MaintainOptions {
+export interface MaintainOptions extends ProgressOptions {
   /** `--geometric=<factor>`: each pack left standing holds at least this many times the objects of the next smaller one. Default 2 */
   geometric?: number;
   /** `repack.midxSplitFactor` (config, else 2; at least 2): layers merge while the newer ones hold at least 1/N of the next deeper one */
@@ -325,6 +332,7 @@ export interface MaintainOptions {
   bitmap?: boolean;
   /** meters: `Writing objects`, then the MIDX writer's */
   progress?: Progress;
+  // signal: honoured until the first file is written (the new pack); from then on the run completes
 }
 
 /** One layer of the new chain, tip first, as `maintain` planned (and made) it. */

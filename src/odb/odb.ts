@@ -17,6 +17,7 @@ import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } fr
 import type { Codec } from '../zlib/index.js';
 import { EMPTY_TREE_SHA1, type ReadableObject, type DeflatedObject, type ParsedObject, type RawObject as RawResult, type ReadObjectFormat, type ReadObjectResult, type WrappedObject, toReadObjectResult } from '../object/shapes.js';
 import { AbortGate, progressWith } from '../progress.js';
+import { readAlternates } from './alternates.js';
 import { LooseBackend } from './loose.js';
 import { type Located, PackBackend } from './pack.js';
 import { errorCode } from '../util.js';
@@ -31,6 +32,7 @@ export interface OdbInit {
   config: GitConfig;
   onWarning?: (w: OdbWarning) => void;
   deltaBaseCacheBytes?: number;
+  missRecheckMs?: number;
   /** re-hash every object read and refuse one whose bytes do not hash to its id */
   verifyReads?: boolean;
 }
@@ -90,6 +92,7 @@ export class Odb {
   private readonly packContext: PackContext;
   /** the object directories of objects/info/alternates (recursively), read on the first miss */
   private alternates: Promise<ObjectStore[]> | null = null;
+  private readonly missRecheckMs: number;
   private closed = false;
   /** openOdb's verifyReads: every object read is re-hashed */
   readonly verifyReads: boolean;
@@ -115,48 +118,21 @@ export class Odb {
     };
     this.packContext = ctx;
     this.packBackend = new PackBackend(this.fs, this.packDir, ctx, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
+    this.missRecheckMs = init.missRecheckMs ?? 1;
+    this.packBackend.missRecheckMs = this.missRecheckMs;
     this.loose = new LooseBackend(this.fs, this.objectsDir, this.codec, this.hash);
   }
 
-  /**
-   * The alternate object directories, as git links them: each line of
-   * objects/info/alternates names one (relative paths from the objects
-   * directory holding the file; `#` comments and blank lines skipped), their
-   * own alternates followed to a depth of 5, each directory once.
-   */
+  /** The alternate object stores (alternates.ts says how they are read), opened on the first miss. */
   private alternateStores(): Promise<ObjectStore[]> {
     if (!this.alternates) {
       this.alternates = (async () => {
-        const stores: ObjectStore[] = [];
-        const seen = new Set([normalizePath(this.objectsDir)]);
-        const visit = async (objectsDir: string, depth: number): Promise<void> => {
-          const file = join(objectsDir, 'info', 'alternates');
-          const bytes = await this.fs.tryReadFile(file);
-          if (!bytes) return;
-          if (depth >= 5) {
-            this.warn({ file, reason: `${objectsDir}: ignoring alternate object stores, nesting too deep` });
-            return;
-          }
-          for (let line of new TextDecoder().decode(bytes).split('\n')) {
-            line = line.replace(/\r$/, '');
-            if (!line || line.startsWith('#')) continue;
-            const dir = normalizePath(line.startsWith('/') ? line : join(objectsDir, line));
-            if (seen.has(dir)) continue;
-            seen.add(dir);
-            const st = await this.fs.stat(dir);
-            if (!st || !st.isDirectory) {
-              this.warn({ file, reason: `object directory ${dir} does not exist; check ${file}` });
-              continue;
-            }
-            stores.push({
-              objectsDir: dir,
-              packBackend: new PackBackend(this.fs, join(dir, 'pack'), this.packContext, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true)),
-              loose: new LooseBackend(this.fs, dir, this.codec, this.hash),
-            });
-            await visit(dir, depth + 1);
-          }
-        };
-        await visit(this.objectsDir, 0);
+        const dirs = await readAlternates(this.fs, this.objectsDir, (w) => this.warn(w));
+        const stores = dirs.map((dir) => {
+          const packBackend = new PackBackend(this.fs, join(dir, 'pack'), this.packContext, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
+          packBackend.missRecheckMs = this.missRecheckMs;
+          return { objectsDir: dir, packBackend, loose: new LooseBackend(this.fs, dir, this.codec, this.hash) };
+        });
         this.loadedAlternates = stores;
         return stores;
       })();
@@ -430,7 +406,7 @@ export class Odb {
     const p = prefix.toLowerCase();
     let found = await this.matches(p);
     if (found.size === 0) {
-      await this.refresh();
+      await this.refreshOnMiss();
       found = await this.matches(p);
     }
     if (found.size === 0) throw new NotFoundError(p, 'short object id');
@@ -494,17 +470,30 @@ export class Odb {
   }
 
   /** Looks for new packs, layers and MIDX files now. Resolves true when something changed. */
-  refresh(): Promise<boolean> {
+  async refresh(): Promise<boolean> {
     this.loose.forgetListings();
     for (const alt of this.loadedAlternates) alt.loose.forgetListings();
-    return this.refreshPacks();
-  }
-
-  /** Refreshes this repository's packs and those of the alternates read so far. */
-  private async refreshPacks(): Promise<boolean> {
     let changed = await this.packBackend.refresh();
     for (const alt of this.loadedAlternates) if (await alt.packBackend.refresh()) changed = true;
     return changed;
+  }
+
+  /**
+   * After a miss: refreshes this repository's packs and those of the alternates
+   * read so far, each skipped when its stat stamp shows nothing changed
+   * (PackBackend.refreshOnMiss).
+   */
+  private async refreshPacks(): Promise<boolean> {
+    let changed = await this.packBackend.refreshOnMiss();
+    for (const alt of this.loadedAlternates) if (await alt.packBackend.refreshOnMiss()) changed = true;
+    return changed;
+  }
+
+  /** refresh() for a miss: loose listings forgotten, packs re-checked through their stamps. */
+  private refreshOnMiss(): Promise<boolean> {
+    this.loose.forgetListings();
+    for (const alt of this.loadedAlternates) alt.loose.forgetListings();
+    return this.refreshPacks();
   }
 
   /** The pack entry of an object in this repository or an alternate. */
@@ -658,7 +647,7 @@ export class Odb {
     }
     const looseSource = `objects/${hex.slice(0, 2)}/${hex.slice(2)}`;
     const fromLoose = async (): Promise<ReadObjectResult | null> => {
-      const deflated = format === 'deflated' ? await this.fs.tryReadFile(this.loose.pathOf(hex)) : null;
+      const deflated = format === 'deflated' ? await this.loose.readCompressed(hex) : null;
       const read = await this.loose.read(hex);
       if (!read) return null;
       const obj = this.verified(read, bytes, this.loose.pathOf(hex));
@@ -684,7 +673,7 @@ export class Odb {
     const listed = (await this.loose.matching(hex)).length > 0;
     const result = (listed ? await fromLoose() : null) ?? (await fromPack()) ?? (listed ? null : await fromLoose());
     if (result) return result;
-    if (await this.refresh()) {
+    if (await this.refreshOnMiss()) {
       const again = (await fromLoose()) ?? (await fromPack());
       if (again) return again;
     }

@@ -8,14 +8,34 @@
  * gone, is dropped with a warning and its packs become unindexed packs.
  */
 
-import { trailerMatches } from '../zlib/index.js';
 import type { CorruptError } from '../errors.js';
-import type { Fs } from '../io/fs.js';
+import type { FileStat, Fs } from '../io/fs.js';
 import { join } from '../io/fs.js';
-import { loadMidx, type MidxWarning, MIDX_NAME } from '../midx/chain.js';
+import { CHAIN_NAME, chainFingerprint, loadMidx, MIDX_DIR, type MidxWarning, MIDX_NAME, readChainFile } from '../midx/chain.js';
 import type { MidxFile } from '../midx/read.js';
 import { compareBytewise, compareOid, type HashInfo } from '../oid.js';
 import { Pack, type PackContext } from '../pack/pack.js';
+
+/**
+ * How long after its newest file time a stamp is trusted, by the clock
+ * resolution the file times show. A change within one clock tick of the
+ * previous one leaves the time as it was ("racy git"): a stamp taken within
+ * a tick of its newest time may hide a change, so it is not trusted and the
+ * full check runs. Whole-second times (FAT, HFS+, some network file systems)
+ * get git's two seconds; finer times 100 ms, well above a millisecond clock.
+ */
+const RACY_COARSE_MS = 2000;
+const RACY_FINE_MS = 100;
+
+/** runs `f` once the current event-loop turn is over (before the next I/O callbacks where the host allows) */
+const afterTurn: (f: () => void) => void =
+  typeof setImmediate === 'function'
+    ? (f) => {
+        setImmediate(f).unref?.();
+      }
+    : (f) => {
+        setTimeout(f, 0);
+      };
 
 export interface Located {
   pack: Pack;
@@ -53,6 +73,17 @@ export class PackBackend {
   private chainBytes: Uint8Array | null = null;
   private refreshing: Promise<boolean> | null = null;
   private loaded = false;
+  /** the stat stamp (see refreshOnMiss) of a state known to be loaded, or '' */
+  private trustedStamp = '';
+  /** refreshOnMiss calls that reloaded (a counter for tests and stats) */
+  missReloads = 0;
+  /** refreshOnMiss calls that looked at the disk (stat stamp) */
+  missChecks = 0;
+  /** performance.now() of the last stamp check that left the loaded state current, while its turn lasts */
+  private checkedAt = -Infinity;
+  private checkedThisTurn = false;
+  /** see OpenOdbOptions.missRecheckMs */
+  missRecheckMs = 1;
 
   constructor(
     private readonly fs: Fs,
@@ -73,7 +104,92 @@ export class PackBackend {
     return this.refreshing;
   }
 
+  /** the paths whose stat stamp tells whether a refresh could find anything new */
+  private stampPaths(): string[] {
+    if (!this.useMidx) return [this.packDir];
+    const chainDir = join(this.packDir, 'multi-pack-index.d');
+    return [this.packDir, join(this.packDir, MIDX_NAME), chainDir, join(chainDir, 'multi-pack-index-chain')];
+  }
+
+  /**
+   * The refresh after a miss, coalesced. A refresh lists the pack directory and
+   * reads the MIDX trailer and the chain file: a millisecond or more. A stamp of
+   * stat results (the pack directory's time and size, which change when a pack,
+   * a MIDX or the chain directory is added, removed or renamed into place; the
+   * MIDX's and the chain file's size and time, for writers that rewrite in
+   * place; the chain directory's time) is taken first: when it equals the stamp
+   * of a state already loaded, and that stamp was taken well after its newest
+   * file time (the racy rule above), nothing can have changed and the miss
+   * costs a few stat calls (synchronous ones where the fs has them). Otherwise
+   * the full refresh runs and its stamp is remembered. Resolves true when
+   * something changed.
+   */
+  async refreshOnMiss(): Promise<boolean> {
+    if (!this.loaded) return this.refresh();
+    // coalescing: a check serves the misses that follow it in the same event-loop
+    // turn and within missRecheckMs. News of another process's write (its exit,
+    // a message) arrives as an I/O callback, in a later turn; a synchronous
+    // spawn of git in the same turn takes longer than the window.
+    if (this.checkedThisTurn && performance.now() - this.checkedAt < this.missRecheckMs) return false;
+    const checkStart = performance.now();
+    this.missChecks++;
+    const paths = this.stampPaths();
+    const takenAt = Date.now();
+    let stats: (FileStat | null)[];
+    const statSync = this.fs.statSync;
+    if (statSync) {
+      stats = [];
+      for (const p of paths) stats.push(statSync(p));
+    } else {
+      stats = await Promise.all(paths.map((p) => this.fs.stat(p)));
+    }
+    let key = '';
+    let newest = -Infinity;
+    let coarse = true;
+    for (const st of stats) {
+      if (!st) {
+        key += '-|';
+        continue;
+      }
+      key += `${st.size}:${st.mtimeMs}|`;
+      if (st.mtimeMs > newest) newest = st.mtimeMs;
+      if (st.mtimeMs % 1000 !== 0) coarse = false;
+    }
+    if (key === this.trustedStamp) {
+      this.checked(checkStart);
+      return false;
+    }
+    // a refresh already under way may have listed the directory before the
+    // stat calls above: let it finish, then check again
+    if (this.refreshing) await this.refreshing.catch(() => {});
+    const changed = await this.refresh();
+    this.missReloads++;
+    const trusted = takenAt - newest >= (coarse ? RACY_COARSE_MS : RACY_FINE_MS);
+    this.trustedStamp = trusted ? key : '';
+    if (trusted) this.checked(checkStart);
+    return changed;
+  }
+
+  /** records a check, started at `start`, after which the loaded state was current */
+  private checked(start: number): void {
+    this.checkedAt = start;
+    if (!this.checkedThisTurn) {
+      this.checkedThisTurn = true;
+      afterTurn(() => {
+        this.checkedThisTurn = false;
+      });
+    }
+  }
+
   private async midxFingerprintNow(): Promise<string> {
+    try {
+      return await this.midxFingerprintOrThrow();
+    } catch (err) {
+      return `error: ${(err as Error).message}`;
+    }
+  }
+
+  private async midxFingerprintOrThrow(): Promise<string> {
     const path = join(this.packDir, MIDX_NAME);
     const st = await this.fs.stat(path);
     if (!st) return '';
@@ -103,7 +219,7 @@ export class PackBackend {
     let chain: Uint8Array | null = null;
     if (this.useMidx) {
       const fp = await this.midxFingerprintNow();
-      chain = await this.fs.tryReadFile(join(this.packDir, 'multi-pack-index.d', 'multi-pack-index-chain'));
+      chain = chainFingerprint(await readChainFile(this.fs, join(this.packDir, MIDX_DIR, CHAIN_NAME)));
       midxChanged = !this.loaded || fp !== this.midxFingerprint || !sameBytes(chain, this.chainBytes);
       this.midxFingerprint = fp;
     }
@@ -203,14 +319,16 @@ export class PackBackend {
    * layer was dropped.
    */
   private async checkLayerChecksums(): Promise<boolean> {
-    const H = this.hash.rawLength;
     for (let k = 0; k < this.layers.length; k++) {
       const layer = this.layers[k];
       if (this.checksummed.has(layer)) continue;
-      const r = layer.readAll();
-      const bytes = r instanceof Promise ? await r : r;
-      const ok = trailerMatches(this.ctx.codec, this.hash.algorithm, bytes, H);
-      if (!(ok instanceof Promise ? await ok : ok)) {
+      let good: boolean;
+      try {
+        good = await layer.checksumMatches(this.ctx.codec);
+      } catch {
+        good = false;
+      }
+      if (!good) {
         await this.dropLayers(k, 'multi-pack-index checksum mismatch; the layer and those above it are not used');
         return true;
       }
@@ -352,11 +470,11 @@ export class PackBackend {
     for (let k = layers.length - 1; k >= 0; k--) {
       const layer = layers[k];
       if (!layer.tablesLoaded) continue;
-      const pos = layer.find(oid) as number;
+      const pos = layer.findLoaded(oid);
       if (pos < 0) continue;
       let entry;
       try {
-        entry = layer.entry(pos) as { pack: number; offset: number };
+        entry = layer.entryLoaded(pos);
       } catch {
         break;
       }

@@ -30,16 +30,28 @@ export function deltaSizes(delta: Uint8Array): { baseSize: number; resultSize: n
 
 /** Applies `delta` to `base`, with git's checks; a bad delta is a CorruptError naming `file`. */
 export function applyDelta(base: Uint8Array, delta: Uint8Array, file: string): Uint8Array {
+  const out = new Uint8Array(checkedResultSize(base, delta, file));
+  applyDeltaInto(base, delta, out, file);
+  return out;
+}
+
+/** Results above this size have every instruction checked before their buffer is allocated. */
+const PRECHECK_ABOVE = 1 << 20;
+
+/**
+ * The result size `delta` declares, to allocate its output. A result above
+ * 1 MiB is believed only once every instruction has been checked and counted
+ * (a damaged delta must not ask for a giant buffer); smaller ones are checked
+ * as they are applied.
+ */
+export function checkedResultSize(base: Uint8Array, delta: Uint8Array, file: string): number {
   const gone = (why: string) => new CorruptError(file, `delta replay has gone wild: ${why}`);
-  if (delta.length < 4) throw gone('delta shorter than 4 bytes');
-  let [baseSize, pos] = varint(delta, 0);
-  if (baseSize < 0) throw gone('bad base size');
-  if (baseSize !== base.length) throw gone(`base size ${baseSize} does not match the base's ${base.length} bytes`);
-  let resultSize: number;
-  [resultSize, pos] = varint(delta, pos);
-  if (resultSize < 0) throw gone('bad result size');
-  const start = pos;
-  // pass 1: validate every instruction and count the output
+  const sizes = deltaSizes(delta);
+  if (!sizes) throw gone('bad delta header');
+  if (sizes.baseSize !== base.length) throw gone(`base size ${sizes.baseSize} does not match the base's ${base.length} bytes`);
+  const resultSize = sizes.resultSize;
+  if (resultSize <= PRECHECK_ABOVE) return resultSize;
+  let pos = varint(delta, varint(delta, 0)[1])[1];
   let total = 0;
   while (pos < delta.length) {
     const cmd = delta[pos++];
@@ -55,7 +67,7 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array, file: string): U
       if (cmd & 0x40) size |= delta[pos++] << 16;
       if (pos > delta.length) throw gone('truncated copy instruction');
       if (size === 0) size = 0x10000;
-      if (off + size > baseSize) throw gone(`copy of ${size} bytes at ${off} outside the ${baseSize}-byte base`);
+      if (off + size > base.length) throw gone(`copy of ${size} bytes at ${off} outside the ${base.length}-byte base`);
       total += size;
     } else if (cmd) {
       if (pos + cmd > delta.length) throw gone('insert past the end of the delta');
@@ -67,11 +79,29 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array, file: string): U
     if (total > resultSize) throw gone(`output exceeds the declared ${resultSize} bytes`);
   }
   if (total !== resultSize) throw gone(`output is ${total} bytes, the delta declares ${resultSize}`);
-  // pass 2: build the result
-  const out = new Uint8Array(resultSize);
+  return resultSize;
+}
+
+/**
+ * Applies `delta` to `base` into out[0, resultSize), in one pass: every
+ * instruction is checked before it writes (a copy inside the base, an insert
+ * inside the delta, the output inside its declared size), so a bad delta can
+ * neither overrun nor leave a short result. `out` may be longer than the
+ * result (a reused buffer). Returns the result size.
+ */
+export function applyDeltaInto(base: Uint8Array, delta: Uint8Array, out: Uint8Array, file: string): number {
+  const gone = (why: string) => new CorruptError(file, `delta replay has gone wild: ${why}`);
+  if (delta.length < 4) throw gone('delta shorter than 4 bytes');
+  let [baseSize, pos] = varint(delta, 0);
+  if (baseSize < 0) throw gone('bad base size');
+  if (baseSize !== base.length) throw gone(`base size ${baseSize} does not match the base's ${base.length} bytes`);
+  let resultSize: number;
+  [resultSize, pos] = varint(delta, pos);
+  if (resultSize < 0) throw gone('bad result size');
+  if (out.length < resultSize) throw gone(`output buffer of ${out.length} bytes for ${resultSize}`);
+  const end = delta.length;
   let o = 0;
-  pos = start;
-  while (pos < delta.length) {
+  while (pos < end) {
     const cmd = delta[pos++];
     if (cmd & 0x80) {
       let off = 0;
@@ -83,22 +113,30 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array, file: string): U
       if (cmd & 0x10) size = delta[pos++];
       if (cmd & 0x20) size |= delta[pos++] << 8;
       if (cmd & 0x40) size |= delta[pos++] << 16;
+      if (pos > end) throw gone('truncated copy instruction');
       if (size === 0) size = 0x10000;
-      if (size < 64) {
+      if (off + size > baseSize) throw gone(`copy of ${size} bytes at ${off} outside the ${baseSize}-byte base`);
+      if (o + size > resultSize) throw gone(`output exceeds the declared ${resultSize} bytes`);
+      if (size < 128) {
         for (let i = 0; i < size; i++) out[o + i] = base[off + i];
       } else {
         out.set(base.subarray(off, off + size), o);
       }
       o += size;
-    } else {
-      if (cmd < 16) {
+    } else if (cmd) {
+      if (pos + cmd > end) throw gone('insert past the end of the delta');
+      if (o + cmd > resultSize) throw gone(`output exceeds the declared ${resultSize} bytes`);
+      if (cmd < 32) {
         for (let i = 0; i < cmd; i++) out[o + i] = delta[pos + i];
       } else {
         out.set(delta.subarray(pos, pos + cmd), o);
       }
       pos += cmd;
       o += cmd;
+    } else {
+      throw gone('unexpected delta opcode 0');
     }
   }
-  return out;
+  if (o !== resultSize) throw gone(`output is ${o} bytes, the delta declares ${resultSize}`);
+  return resultSize;
 }

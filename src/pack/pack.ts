@@ -11,9 +11,9 @@ import type { HashInfo } from '../oid.js';
 import { compareOid, toHex } from '../oid.js';
 import type { Codec } from '../zlib/index.js';
 import type { CachedObject, DeltaBaseCache, PackCache } from './cache.js';
-import { applyDelta, deltaSizes } from './delta.js';
+import { applyDeltaInto, checkedResultSize, deltaSizes } from './delta.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
-import { PackIndex } from './idx.js';
+import { type PackIndex, readPackIndex } from './idx.js';
 
 
 /** A resolved object: type 1..4 and content. */
@@ -43,6 +43,30 @@ const HEADER_PROBE = 256;
 const HELD_DELTA_BYTES = 16 * 1024 * 1024;
 /** zlib's largest output per input byte (a 258-byte match in two bits) */
 export const MAX_ZLIB_RATIO = 1032;
+
+/**
+ * Intermediate results of a chain kept as bases: every CACHE_EVERY-th level from
+ * the base, and the one under the top. A read that lands in a chain then applies
+ * at most CACHE_EVERY - 1 deltas more than with every level kept, and a chain of
+ * 50 copies 13 buffers instead of 49: allocation, not delta replay, was the cost.
+ */
+const CACHE_EVERY = 4;
+
+/** two buffers reused for the intermediate results of delta chains */
+const scratch: Uint8Array[] = [new Uint8Array(1 << 16), new Uint8Array(1 << 16)];
+
+/** A scratch buffer of at least `size` bytes that is not `avoid`'s. Big results get a buffer of their own, kept no longer than the read. */
+function scratchFor(size: number, avoid: Uint8Array): Uint8Array {
+  const k = scratch[0].buffer === avoid.buffer ? 1 : 0;
+  if (scratch[k].length >= size) return scratch[k];
+  if (size > 1 << 22) return new Uint8Array(size);
+  scratch[k] = new Uint8Array(Math.max(size, scratch[k].length * 2));
+  return scratch[k];
+}
+
+function isScratch(b: Uint8Array): boolean {
+  return b.buffer === scratch[0].buffer || b.buffer === scratch[1].buffer;
+}
 
 function sync<T>(x: T | Promise<T>): x is T {
   return !(x instanceof Promise);
@@ -78,8 +102,7 @@ export class Pack {
     if (this.index) return Promise.resolve(this.index);
     if (!this.indexLoading) {
       this.indexLoading = (async () => {
-        const data = await this.ctx.fs.readFile(this.idxPath);
-        this.index = PackIndex.parse(this.idxPath, data, this.ctx.hash);
+        this.index = await readPackIndex(this.ctx.fs, this.idxPath, this.ctx.hash);
         return this.index;
       })();
       this.indexLoading.catch(() => {
@@ -237,16 +260,33 @@ export class Pack {
       if (links.length > 0) cache.set(at, base);
       break;
     }
-    // apply the deltas from the base up; every intermediate result is a base worth caching
-    let obj = base;
-    cache.setType(links, obj.type);
+    // apply the deltas from the base up, the intermediate results in two reused
+    // buffers; the results kept as bases for later reads are copies, every
+    // CACHE_EVERY levels and the level under the top
+    const type = base.type;
+    cache.setType(links, type);
+    let cur = base.data;
     for (let i = deltas.length - 1; i >= 0; i--) {
-      const delta = deltas[i] ?? (await this.deltaAt(f, idx, links[i]));
+      let delta = deltas[i];
+      if (!delta) {
+        // an await: another read may use the scratch buffers meanwhile
+        if (isScratch(cur)) cur = cur.slice();
+        delta = await this.deltaAt(f, idx, links[i]);
+      }
       deltas[i] = null;
-      obj = { type: obj.type, data: applyDelta(obj.data, delta, this.packPath) };
-      if (i > 0) cache.set(links[i], obj);
+      const size = checkedResultSize(cur, delta, this.packPath);
+      if (i === 0) {
+        const out = new Uint8Array(size);
+        applyDeltaInto(cur, delta, out, this.packPath);
+        return { type, data: out };
+      }
+      const buf = scratchFor(size, cur);
+      applyDeltaInto(cur, delta, buf, this.packPath);
+      cur = buf.subarray(0, size);
+      if ((deltas.length - i) % CACHE_EVERY === 0 || i === 1) cache.set(links[i], { type, data: cur.slice() });
     }
-    return obj;
+    // no delta: the object was inflated by this read
+    return base;
   }
 
   /** Type and size of the object at `offset`, reading entry headers only (and the first bytes of the top delta). */
@@ -274,14 +314,11 @@ export class Pack {
         if (size < 0) size = cached.data.length;
         return found(cached.type);
       }
-      const end = this.entryEnd(idx, at);
-      const len = Math.min(end - at, HEADER_PROBE + H);
-      let bytes: Uint8Array;
-      if (f.readScratch) bytes = f.readScratch(at, len);
-      else {
-        const r = f.read(at, len);
-        bytes = sync(r) ? r : await r;
-      }
+      // bounds only: as git, the walk trusts the offsets it is given (read() checks each is an entry's start)
+      if (at < 12 || at >= this.packEnd) throw new CorruptError(this.packPath, `offset ${at} is outside the pack's entries (12..${this.packEnd})`);
+      const len = Math.min(this.packEnd - at, HEADER_PROBE + H);
+      const r = this.bytesAt(f, at, len);
+      const bytes = sync(r) ? r : await r;
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
       if (h.type !== OBJ_OFS_DELTA && h.type !== OBJ_REF_DELTA) {
@@ -291,9 +328,16 @@ export class Pack {
       walked.push(at);
       if (size < 0) {
         // the result size is the delta's second varint: inflate just its start
-        let head = this.ctx.codec.inflatePrefix(bytes.subarray(h.headerLength), 32);
+        // (a stream a codec refuses at once gives no prefix: the whole inflate below names the damage)
+        let head: Uint8Array;
+        try {
+          head = this.ctx.codec.inflatePrefix(bytes.subarray(h.headerLength), 32);
+        } catch {
+          head = new Uint8Array(0);
+        }
         let sizes = deltaSizes(head);
         if (!sizes) {
+          const end = this.entryEnd(idx, at);
           const whole = await f.read(at, end - at);
           head = this.inflate(whole.subarray(h.headerLength), h.size, at);
           sizes = deltaSizes(head);
