@@ -12,7 +12,7 @@ import { openOdb } from '../src/index.js';
 import { Reachability } from '../src/odb/reach.js';
 import type { OdbWarning } from '../src/types.js';
 import { git255 } from './git255.js';
-import { copyRepo, fixtures, walk } from './helpers.js';
+import { copyRepo, fixtures, git, walk } from './helpers.js';
 
 function gitObjects(gitdir: string, include: string[], exclude: string[]): string[] {
   const out = git255(['--git-dir', gitdir, 'rev-list', '--objects', '--use-bitmap-index', ...include, ...exclude.map((e) => `^${e}`)]).toString();
@@ -62,6 +62,19 @@ describe('reachableObjects equals git rev-list --objects --use-bitmap-index', ()
       await odb.close();
     });
   }
+
+  it('the system git (2.39) reading the same bitmaps agrees', async () => {
+    for (const name of ['sha1-bitmap', 'sha1-duplicates']) {
+      const gitdir = copyRepo(cases.find((c) => c.name === name)!);
+      const commits = git(['--git-dir', gitdir, 'rev-list', '--all']).toString().trim().split('\n');
+      const odb = await openOdb({ fs, gitdir });
+      for (const [include, exclude] of [[[commits[0]], []], [[commits[0]], [commits[commits.length >> 1]]]] as Array<[string[], string[]]>) {
+        const theirs = git(['--git-dir', gitdir, 'rev-list', '--objects', '--no-object-names', '--use-bitmap-index', ...include, ...exclude.map((e) => `^${e}`)]).toString().trim().split('\n').sort();
+        expect((await odb.reachableObjects({ include, exclude })).sort()).toEqual(theirs);
+      }
+      await odb.close();
+    }
+  });
 
   it('a truncated or damaged .bitmap is a warning and a walk, with the same answer', async () => {
     for (const name of ['sha1-bitmap', 'sha1-chain-bitmap']) {
