@@ -329,7 +329,12 @@ export class Pack {
       walked.push(at);
       if (size < 0) {
         // the result size is the delta's second varint: inflate just its start
-        let head = this.ctx.codec.inflatePrefix(bytes.subarray(h.headerLength), 32);
+        let head: Uint8Array;
+        try {
+          head = this.ctx.codec.inflatePrefix(bytes.subarray(h.headerLength), 32);
+        } catch (err) {
+          throw new CorruptError(this.packPath, `bad zlib stream in entry at offset ${at}: ${(err as Error).message}`, { cause: err });
+        }
         let sizes = deltaSizes(head);
         if (!sizes) {
           const end = this.entryEnd(idx, at);
