@@ -36,11 +36,25 @@ export class CorruptError extends MidxOdbError {
   }
 }
 
-/** A lock file is held by another writer; nothing was changed. */
+/**
+ * Something other than a regular file (a directory, FIFO, device, socket, or a
+ * symlink that cannot be resolved) stands where a file should be. Nothing was
+ * read from it: opening never blocks. Its `code` stays 'ECORRUPT'.
+ */
+export class NotAFileError extends CorruptError {}
+
+/**
+ * A lock file is held by another writer, or could not be created, or was
+ * replaced while this writer held it; nothing was changed.
+ */
 export class LockError extends MidxOdbError {
   override readonly code = 'ELOCKED';
-  constructor(readonly file: string) {
-    super(`Unable to create '${file}': File exists.`);
+  constructor(
+    readonly file: string,
+    /** git's words for what happened: 'File exists.' when another writer holds it */
+    readonly reason = 'File exists.',
+  ) {
+    super(`Unable to create '${file}': ${reason}`);
   }
 }
 

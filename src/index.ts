@@ -6,7 +6,7 @@
 
 export { openOdb } from './odb/open.js';
 
-export { AmbiguousError, CorruptError, InvalidArgumentError, LockError, MidxOdbError, NotFoundError, UnsupportedError } from './errors.js';
+export { AmbiguousError, CorruptError, InvalidArgumentError, LockError, MidxOdbError, NotAFileError, NotFoundError, UnsupportedError } from './errors.js';
 export type {
   CompactMidxOptions,
   ExpireMidxOptions,

@@ -306,7 +306,7 @@ export interface RepackMidxResult {
  * Options of `Odb.maintain` (git 2.55's `git repack -d -l --geometric=<factor>
  * --write-midx=incremental`), with git's names and defaults.
  */
-export interface MaintainOptions {
+export interface MaintainOptions extends ProgressOptions {
   /** `--geometric=<factor>`: each pack left standing holds at least this many times the objects of the next smaller one. Default 2 */
   geometric?: number;
   /** `repack.midxSplitFactor` (config, else 2; at least 2): layers merge while the newer ones hold at least 1/N of the next deeper one */
@@ -332,6 +332,7 @@ export interface MaintainOptions {
   bitmap?: boolean;
   /** meters: `Writing objects`, then the MIDX writer's */
   progress?: Progress;
+  // signal: honoured until the first file is written (the new pack); from then on the run completes
 }
 
 /** One layer of the new chain, tip first, as `maintain` planned (and made) it. */

@@ -22,7 +22,11 @@ afterAll(() => {
   for (const d of scratch) fs.rmSync(d, { recursive: true, force: true });
 });
 
-/** A copy of a fixture; `+pack` adds an unindexed pack of one new blob (the same bytes every time). */
+/**
+ * A copy of a fixture; `+pack` adds an unindexed pack of one new blob (the same
+ * bytes every time); `+repacked` runs git 2.55's `multi-pack-index repack` (one
+ * thread: the same pack every time), leaving packs the MIDX no longer uses.
+ */
 function fresh(name: string): string {
   const [fixture, extra] = name.split('+');
   const gitdir = copyRepo(fixtures().find((f) => f.name === fixture)!);
@@ -31,6 +35,7 @@ function fresh(name: string): string {
     const blob = git255(['--git-dir', gitdir, 'hash-object', '-w', '--stdin'], { input: 'one more blob\n' });
     git255(['--git-dir', gitdir, 'pack-objects', '-q', path.join(gitdir, 'objects/pack/pack')], { input: blob });
   }
+  if (extra === 'repacked') git255(['-c', 'pack.threads=1', '--git-dir', gitdir, 'multi-pack-index', 'repack', '--batch-size=0']);
   return gitdir;
 }
 
@@ -102,10 +107,13 @@ async function abortEverywhere(fixture: string, op: Op, check?: (gitdir: string,
   let gitdir = fresh(fixture);
   const tries: Array<{ at: number; on: 'call' | 'event' }> = [];
   // the first call may be before openOdb's config read: abort from call 1 on
-  // every call when there are few; else ~120 points spread over them, the last ones included
-  const stride = Math.max(1, Math.ceil(calls / 120));
-  for (let k = 1; k <= calls + 1; k += k > calls - 8 ? 1 : stride) tries.push({ at: k, on: 'call' });
-  for (let k = 1; k <= events.length + 1; k++) tries.push({ at: k, on: 'event' });
+  // every call and event when there are few; else ~60 and ~30 points spread over them, the last ones included
+  const spread = (n: number, points: number, on: 'call' | 'event') => {
+    const stride = Math.max(1, Math.ceil(n / points));
+    for (let k = 1; k <= n + 1; k += k > n - 8 ? 1 : stride) tries.push({ at: k, on });
+  };
+  spread(calls, 60, 'call');
+  spread(events.length, 30, 'event');
   for (const t of tries) {
     const before = snapshot(gitdir);
     const controller = new AbortController();
@@ -198,6 +206,18 @@ describe('abort leaves the repository as it was', () => {
       expect(r.pack).not.toBeNull();
       return { repacked: r.repacked, midx: r.midx, pack: r.pack!.name };
     });
+    expect(o.aborted).toBeGreaterThan(10);
+  });
+
+  it('expireMidx(): no pack deleted, no MIDX rewritten when aborted', async () => {
+    const o = await abortEverywhere(
+      'sha1-single+repacked',
+      async (odb, x) => odb.expireMidx({ ...x }),
+      (gitdir, r) => {
+        expect((r as { expired: string[] }).expired.length).toBeGreaterThan(1);
+        expect(snapshot(gitdir)).toEqual(gitDid('sha1-single+repacked', ['multi-pack-index', 'expire']));
+      },
+    );
     expect(o.aborted).toBeGreaterThan(10);
   });
 

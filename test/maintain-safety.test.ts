@@ -310,3 +310,26 @@ describe('maintain: states git 2.55 mishandles or this library refuses', () => {
     expect(fs.existsSync(path.join(packDir(gitdir), 'multi-pack-index.d', 'multi-pack-index-chain.lock'))).toBe(false);
   });
 });
+
+describe('maintain: onProgress and signal', () => {
+  it('an aborted signal rejects before anything is written; onProgress sees the phases', async () => {
+    const { gitdir, oids } = await fetched(10, 2, 0);
+    const before = shape(gitdir);
+    const odb = await openOdb({ fs, gitdir });
+    try {
+      const ac = new AbortController();
+      ac.abort();
+      await expect(odb.maintain({ signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
+      expect(shape(gitdir)).toEqual(before);
+      expect(fs.existsSync(path.join(packDir(gitdir), 'multi-pack-index.d', 'multi-pack-index-chain.lock'))).toBe(false);
+      const phases = new Set<string>();
+      const r = await odb.maintain({ onProgress: (e) => phases.add(e.phase) });
+      expect(r.pack).not.toBeNull();
+      expect(phases.has('Writing objects')).toBe(true);
+    } finally {
+      await odb.close();
+    }
+    gitChecks(gitdir);
+    await everyObjectReads(fs, gitdir, oids);
+  });
+});

@@ -7,7 +7,7 @@
  * readSync), and a whole-file fallback with a memory budget where it has not.
  */
 
-import { CorruptError, LockError } from '../errors.js';
+import { CorruptError, LockError, NotAFileError } from '../errors.js';
 import { type AnyFn, errorCode, isPromiseLike } from '../util.js';
 
 export interface FileStat {
@@ -46,15 +46,26 @@ export interface WritableFile {
   /** appends the bytes; the caller may reuse the buffer once this resolves */
   write(data: Uint8Array): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Whether `path` still names the file this created (same device and inode,
+   * not replaced by a symlink or another file); true where the client cannot
+   * tell. A lock holder checks it before renaming the lock into place.
+   */
+  isStillAt(): Promise<boolean>;
 }
 
 /** What the library needs of a file system, normalised. */
 export interface Fs {
   /** the client as the caller gave it (for isomorphic-git) */
   readonly client: unknown;
+  /** A regular file read whole (ENOENT when missing, NotAFileError when not a regular file). */
   readFile(path: string): Promise<Uint8Array>;
-  /** null when the file does not exist */
-  tryReadFile(path: string): Promise<Uint8Array | null>;
+  /**
+   * A regular file read whole; null when it does not exist. NotAFileError when
+   * something else stands there (directory, FIFO, device: never blocks),
+   * CorruptError when it is larger than `limit` bytes (nothing is read then).
+   */
+  tryReadFile(path: string, limit?: number): Promise<Uint8Array | null>;
   /** null when the directory does not exist */
   readdir(path: string): Promise<string[] | null>;
   /** null when nothing is there */
@@ -65,6 +76,11 @@ export interface Fs {
    * trip through the thread pool; they fall back to `stat` where it is absent.
    */
   statSync?(path: string): FileStat | null;
+  /**
+   * Opens a regular file for positional reads. Never blocks (O_NONBLOCK where
+   * the client has flags, so a FIFO opens at once) and checks what it opened:
+   * NotAFileError for a directory, FIFO, device, socket or symlink loop.
+   */
   open(path: string): Promise<RandomAccessFile>;
   writeFile(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
   /**
@@ -73,6 +89,8 @@ export interface Fs {
    * file whole on close: documented, as their memory then grows with the file.
    */
   openWrite(path: string): Promise<WritableFile>;
+  /** openWrite for a lock file: created exclusively, written only through its own descriptor */
+  openLock(path: string): Promise<WritableFile>;
   /** Creates `path` only if nothing is there (O_EXCL); LockError when something is. */
   createExclusive(path: string, data?: Uint8Array | string, mode?: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -163,6 +181,59 @@ function descriptorHandle(client: any, fd: number) {
   };
 }
 
+/** What a stat result describes, for the message of a NotAFileError; null for a regular file. */
+function notAFile(st: any): string | null {
+  if (!st) return null;
+  // a handle whose stat cannot tell (an OPFS access handle) opened a file
+  if (typeof st.isFile !== 'function' && st.type === undefined) return null;
+  const is = (m: string) => typeof st[m] === 'function' && st[m]();
+  if (typeof st.isFile === 'function' ? st.isFile() : st.type === 'file') return null;
+  if (is('isDirectory') || st.type === 'dir') return 'a directory';
+  if (is('isFIFO')) return 'a named pipe (FIFO)';
+  if (is('isCharacterDevice')) return 'a character device';
+  if (is('isBlockDevice')) return 'a block device';
+  if (is('isSocket')) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * The typed error for an open that failed because of what stands at `path`
+ * (a directory, a symlink loop, a special file, an impossible name), or the
+ * error itself when it is about something else (missing file, permissions).
+ */
+function openFailure(path: string, err: unknown): unknown {
+  const code = errorCode(err);
+  if (code === 'EISDIR') return new NotAFileError(path, 'is a directory, not a file', { cause: err });
+  if (code === 'ELOOP') return new NotAFileError(path, 'too many levels of symbolic links (a symlink loop?)', { cause: err });
+  if (code === 'ENXIO' || code === 'ENODEV') return new NotAFileError(path, 'is a special file, not a regular file', { cause: err });
+  if (code === 'ENAMETOOLONG') return new CorruptError(path, 'file name too long', { cause: err });
+  return err;
+}
+
+/**
+ * The error for an exclusive create (a lock, a temporary file) that failed:
+ * LockError with git's wording when something is there or the directory is
+ * not writable, else the error itself.
+ */
+function createFailure(path: string, err: unknown): unknown {
+  const code = errorCode(err);
+  if (code === 'EEXIST') return new LockError(path);
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new LockError(path, code === 'EROFS' ? 'Read-only file system' : 'Permission denied');
+  if (code === 'ENOTDIR' || code === 'ENOENT') return new LockError(path, code === 'ENOENT' ? 'No such file or directory' : 'Not a directory');
+  return err;
+}
+
+/** A created file's device and inode, where the client reports them. */
+function identity(st: any): { dev: unknown; ino: unknown } | null {
+  return st && st.ino !== undefined && st.ino !== 0 ? { dev: st.dev, ino: st.ino } : null;
+}
+
+/** Whether an lstat result is the created file itself (not a symlink put in its place). */
+function sameFile(made: { dev: unknown; ino: unknown }, st: any): boolean {
+  if (typeof st?.isSymbolicLink === 'function' && st.isSymbolicLink()) return false;
+  return st?.ino === made.ino && st?.dev === made.dev;
+}
+
 /** largest read served by the shared scratch buffer */
 const SCRATCH_MAX = 4 * 1024 * 1024;
 
@@ -172,7 +243,11 @@ const DEFAULT_WHOLE_FILE_BUDGET = 256 * 1024 * 1024;
 class WholeFileCache {
   private entries = new Map<string, { key: string; data: Uint8Array }>();
   private bytes = 0;
-  constructor(private readonly fs: Fs) {}
+  constructor(
+    private readonly fs: Fs,
+    /** the client's own readFile (the cache serves fs.open itself: it cannot go through it) */
+    private readonly readRaw: (path: string) => Promise<Uint8Array>,
+  ) {}
   async get(path: string, size: number): Promise<Uint8Array> {
     const key = `${path}\0${size}`;
     const hit = this.entries.get(key);
@@ -181,7 +256,7 @@ class WholeFileCache {
       this.entries.set(key, hit);
       return hit.data;
     }
-    const data = await this.fs.readFile(path);
+    const data = await this.readRaw(path);
     const budget = this.fs.wholeFileBudget;
     if (data.length <= budget) {
       this.entries.set(key, { key, data });
@@ -236,21 +311,128 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
   const hasOpen = typeof p.open === 'function';
   const statSyncFn = typeof client.statSync === 'function' ? client.statSync : null;
   let scratch = new Uint8Array(64 * 1024);
+  // read-only and non-blocking: opening a FIFO must not wait for a writer
+  const constants = client.constants ?? client.promises?.constants;
+  const readFlags: number | string =
+    constants && typeof constants.O_RDONLY === 'number' && typeof constants.O_NONBLOCK === 'number' ? constants.O_RDONLY | constants.O_NONBLOCK : 'r';
+
+  /** openWrite; a lock prefers the client's FileHandle API (awaitable, as other writers' hooks expect) to the sync calls */
+  async function openWrite(path: string, preferSync: boolean): Promise<WritableFile> {
+    if (syncIo && typeof client.writeSync === 'function' && (preferSync || !(client.promises && typeof client.promises.open === 'function'))) {
+      let fd: number;
+      try {
+        fd = syncIo.openSync(path, 'wx');
+      } catch (err) {
+        throw createFailure(path, err);
+      }
+      let closed = false;
+      const made = identity(syncIo.fstatSync(fd));
+      return {
+        path,
+        async write(data) {
+          for (let done = 0; done < data.length; ) done += client.writeSync(fd, data, done, data.length - done);
+        },
+        async isStillAt() {
+          if (!made || typeof client.lstatSync !== 'function') return true;
+          try {
+            return sameFile(made, client.lstatSync(path));
+          } catch {
+            return false;
+          }
+        },
+        async close() {
+          if (!closed) {
+            closed = true;
+            syncIo.closeSync(fd);
+          }
+        },
+      };
+    }
+    const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
+    if (handles) {
+      let fh: any;
+      try {
+        fh = await handles.open(path, 'wx');
+      } catch (err) {
+        throw createFailure(path, err);
+      }
+      const fd = typeof fh === 'number' ? fh : -1;
+      const write = fd >= 0 ? promisify(client.write, client) : null;
+      let closed = false;
+      const made = identity(await (fd >= 0 ? descriptorHandle(client, fd).stat() : fh.stat()).catch(() => null));
+      const lstat = typeof handles.lstat === 'function' ? (q: string) => handles.lstat(q) : typeof p.lstat === 'function' ? (q: string) => p.lstat(q) : null;
+      return {
+        path,
+        async isStillAt() {
+          if (!made || !lstat) return true;
+          try {
+            return sameFile(made, await lstat(path));
+          } catch {
+            return false;
+          }
+        },
+        async write(data) {
+          for (let done = 0; done < data.length; ) {
+            const n = write ? await write(fd, data, done, data.length - done, null) : await fh.write(data, done, data.length - done);
+            done += typeof n === 'number' ? n : (n as { bytesWritten: number }).bytesWritten;
+          }
+        },
+        async close() {
+          if (closed) return;
+          closed = true;
+          if (fd >= 0) await promisify(client.close, client)(fd);
+          else await fh.close();
+        },
+      };
+    }
+    await fs.createExclusive(path);
+    const chunks: Uint8Array[] = [];
+    return {
+      path,
+      async isStillAt() {
+        return true;
+      },
+      async write(data) {
+        chunks.push(data.slice());
+      },
+      async close() {
+        let n = 0;
+        for (const c of chunks) n += c.length;
+        const all = new Uint8Array(n);
+        n = 0;
+        for (const c of chunks) {
+          all.set(c, n);
+          n += c.length;
+        }
+        chunks.length = 0;
+        await fs.writeFile(path, all);
+      },
+    };
+  }
 
   const fs: Fs = {
     client,
     wholeFileBudget: options.wholeFileBudget ?? DEFAULT_WHOLE_FILE_BUDGET,
     async readFile(path) {
-      return toBytes(await p.readFile(path));
+      // through open: a regular file only, never blocking on a FIFO
+      const bytes = await fs.tryReadFile(path);
+      if (!bytes) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+      return bytes;
     },
-    async tryReadFile(path) {
+    async tryReadFile(path, limit = Infinity) {
+      let f: RandomAccessFile;
       try {
-        const data = await p.readFile(path);
-        // LightningFS resolves a directory read to undefined
-        return data == null ? null : toBytes(data);
+        f = await fs.open(path);
       } catch (err) {
-        if (isNotFound(err) || errorCode(err) === 'EISDIR') return null;
+        if (isNotFound(err)) return null;
         throw err;
+      }
+      try {
+        if (f.size > limit) throw new CorruptError(path, `file is ${f.size} bytes, more than the ${limit} bytes such a file may have`);
+        const r = f.read(0, f.size);
+        return isPromiseLike(r) ? await r : r;
+      } finally {
+        await f.close();
       }
     },
     async readdir(path) {
@@ -259,7 +441,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         return (names as unknown[]).map((n) => (typeof n === 'string' ? n : String((n as { name?: string }).name ?? n)));
       } catch (err) {
         if (isNotFound(err)) return null;
-        throw err;
+        throw openFailure(path, err);
       }
     },
     async stat(path) {
@@ -267,7 +449,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         return toFileStat(await p.stat(path));
       } catch (err) {
         if (isNotFound(err)) return null;
-        throw err;
+        throw openFailure(path, err);
       }
     },
     statSync: statSyncFn
@@ -325,8 +507,25 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         };
       };
       if (syncIo) {
-        const fd = await retryOnFileTableFull(() => syncIo.openSync(path, 'r'));
-        const size = Number(syncIo.fstatSync(fd).size);
+        let fd: number;
+        try {
+          fd = await retryOnFileTableFull(() => syncIo.openSync(path, readFlags));
+        } catch (err) {
+          throw openFailure(path, err);
+        }
+        let st;
+        try {
+          st = syncIo.fstatSync(fd);
+        } catch (err) {
+          syncIo.closeSync(fd);
+          throw err;
+        }
+        const what = notAFile(st);
+        if (what) {
+          syncIo.closeSync(fd);
+          throw new NotAFileError(path, `is ${what}, not a regular file`);
+        }
+        const size = Number(st.size);
         return syncFile(
           size,
           (buf, off, len, pos) => syncIo.readSync(fd, buf, off, len, pos),
@@ -334,9 +533,25 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         );
       }
       if (hasOpen) {
-        let fh = await retryOnFileTableFull(() => p.open(path, 'r'));
+        let fh;
+        try {
+          fh = await retryOnFileTableFull(() => p.open(path, readFlags));
+        } catch (err) {
+          throw openFailure(path, err);
+        }
         if (typeof fh === 'number') fh = descriptorHandle(client, fh);
-        const st = await fh.stat();
+        let st;
+        try {
+          st = await fh.stat();
+        } catch (err) {
+          await fh.close();
+          throw err;
+        }
+        const what = notAFile(st);
+        if (what) {
+          await fh.close();
+          throw new NotAFileError(path, `is ${what}, not a regular file`);
+        }
         const size = Number(st.size);
         // a handle that reads synchronously (createOpfsFs's, over FileSystemSyncAccessHandle)
         if (typeof fh.readSync === 'function') {
@@ -371,8 +586,14 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         };
       }
       // whole-file fallback: the bytes are cached within the budget and sliced
-      const st = await fs.stat(path);
+      let st: FileStat | null;
+      try {
+        st = await fs.stat(path);
+      } catch (err) {
+        throw openFailure(path, err);
+      }
       if (!st) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
+      if (!st.isFile) throw new NotAFileError(path, `is ${st.isDirectory ? 'a directory' : 'not a regular file'}, not a regular file`);
       const size = st.size;
       const read = async (pos: number, len: number) => {
         if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
@@ -396,82 +617,14 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     async writeFile(path, data, mode) {
       await p.writeFile(path, data, mode === undefined ? undefined : { mode });
     },
-    async openWrite(path) {
-      const exists = (err: unknown) => errorCode(err) === 'EEXIST';
-      if (syncIo && typeof client.writeSync === 'function') {
-        let fd: number;
-        try {
-          fd = syncIo.openSync(path, 'wx');
-        } catch (err) {
-          if (exists(err)) throw new LockError(path);
-          throw err;
-        }
-        let closed = false;
-        return {
-          path,
-          async write(data) {
-            for (let done = 0; done < data.length; ) done += client.writeSync(fd, data, done, data.length - done);
-          },
-          async close() {
-            if (!closed) {
-              closed = true;
-              syncIo.closeSync(fd);
-            }
-          },
-        };
-      }
-      const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
-      if (handles) {
-        let fh: any;
-        try {
-          fh = await handles.open(path, 'wx');
-        } catch (err) {
-          if (exists(err)) throw new LockError(path);
-          throw err;
-        }
-        const fd = typeof fh === 'number' ? fh : -1;
-        const write = fd >= 0 ? promisify(client.write, client) : null;
-        let closed = false;
-        return {
-          path,
-          async write(data) {
-            for (let done = 0; done < data.length; ) {
-              const n = write ? await write(fd, data, done, data.length - done, null) : await fh.write(data, done, data.length - done);
-              done += typeof n === 'number' ? n : (n as { bytesWritten: number }).bytesWritten;
-            }
-          },
-          async close() {
-            if (closed) return;
-            closed = true;
-            if (fd >= 0) await promisify(client.close, client)(fd);
-            else await fh.close();
-          },
-        };
-      }
-      await fs.createExclusive(path);
-      const chunks: Uint8Array[] = [];
-      return {
-        path,
-        async write(data) {
-          chunks.push(data.slice());
-        },
-        async close() {
-          let n = 0;
-          for (const c of chunks) n += c.length;
-          const all = new Uint8Array(n);
-          n = 0;
-          for (const c of chunks) {
-            all.set(c, n);
-            n += c.length;
-          }
-          chunks.length = 0;
-          await fs.writeFile(path, all);
-        },
-      };
+    openWrite(path) {
+      return openWrite(path, true);
+    },
+    openLock(path) {
+      return openWrite(path, false);
     },
     async createExclusive(path, data = new Uint8Array(0), mode) {
       const bytes = toBytes(data);
-      const exists = (err: unknown) => errorCode(err) === 'EEXIST';
       // O_EXCL through a FileHandle API: the client's own promises (even a
       // non-enumerable one, as memfs volumes have), or its promisified open
       const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
@@ -481,17 +634,24 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
           // created writable, then given its mode: memfs refuses to write a file it opened as 0444
           fh = await handles.open(path, 'wx');
         } catch (err) {
-          if (exists(err)) throw new LockError(path);
-          throw err;
+          throw createFailure(path, err);
         }
         try {
           if (typeof fh === 'number') {
             // a callback client's open gives a descriptor
             for (let done = 0; done < bytes.length; ) done += await promisify(client.write, client)(fh, bytes, done, bytes.length - done, done);
           } else if (bytes.length) await fh.writeFile(bytes);
+        } catch (err) {
+          // a half-written file (a full disk) is not left behind
+          await (typeof fh === 'number' ? promisify(client.close, client)(fh) : fh.close()).catch(() => {});
+          fh = null;
+          await fs.remove(path).catch(() => {});
+          throw err;
         } finally {
-          if (typeof fh === 'number') await promisify(client.close, client)(fh);
-          else await fh.close();
+          if (fh !== null) {
+            if (typeof fh === 'number') await promisify(client.close, client)(fh);
+            else await fh.close();
+          }
         }
         if (mode !== undefined) {
           const chmod = typeof handles.chmod === 'function' ? handles.chmod.bind(handles) : typeof client.chmod === 'function' ? promisify(client.chmod, client) : null;
@@ -507,7 +667,13 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
     async rename(from, to) {
       if (typeof p.rename === 'function') {
-        await p.rename(from, to);
+        try {
+          await p.rename(from, to);
+        } catch (err) {
+          const code = errorCode(err);
+          if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') throw new NotAFileError(to, `is a directory; '${from}' cannot replace it`, { cause: err });
+          throw err;
+        }
         return;
       }
       // no rename in this client: copy then unlink (not atomic; documented)
@@ -528,7 +694,11 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       try {
         await p.mkdir(path);
       } catch (err) {
-        if (errorCode(err) !== 'EEXIST') throw err;
+        const code = errorCode(err);
+        if (code === 'ENOTDIR') throw new NotAFileError(path, 'cannot be created: a part of its path is not a directory', { cause: err });
+        if (code !== 'EEXIST') throw openFailure(path, err);
+        const st = await fs.stat(path);
+        if (st && !st.isDirectory) throw new NotAFileError(path, 'is not a directory');
       }
     },
     async linkOrCopy(from, to) {
@@ -548,7 +718,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
   };
   if (typeof p.utimes === 'function') fs.utimes = async (path, atime, mtime) => p.utimes(path, atime, mtime);
-  const wholeFiles = new WholeFileCache(fs);
+  const wholeFiles = new WholeFileCache(fs, async (path) => toBytes(await p.readFile(path)));
   return fs;
 }
 

@@ -46,7 +46,7 @@ export interface MidxHookOptions {
   onLayer?(checksum: string, gitdir: string): void;
   /** called when a layer could not be written (the write of the `.idx` itself still succeeds); default: console.warn */
   onError?(error: unknown, gitdir: string): void;
-  /** write the RIDX and BTMP chunks (`--bitmap`) */
+  /** `--bitmap`: each layer gets RIDX/BTMP and its `.bitmap` (git fails such a write when the layer lacks a commit's closure) */
   bitmap?: boolean;
   /** options for the databases the hook opens (zlib, onWarning, budgets) */
   odbOptions?: Omit<OpenOdbOptions, 'fs' | 'gitdir'>;

@@ -5,6 +5,7 @@
  * line or layer, keeping the layers below it.
  */
 
+import { CorruptError } from '../errors.js';
 import type { Fs } from '../io/fs.js';
 import { join } from '../io/fs.js';
 import { isHex, type HashInfo } from '../oid.js';
@@ -33,6 +34,27 @@ export interface LoadedMidx {
   layers: MidxFile[];
   /** the chain file's bytes as read (for change detection), or null */
   chainBytes: Uint8Array | null;
+}
+
+/**
+ * Most bytes a chain file is read to: 16 MiB is some 400,000 layers, far more
+ * than any pack directory holds (a bigger file is refused, not read).
+ */
+export const CHAIN_FILE_LIMIT = 16 * 1024 * 1024;
+
+/** The chain file's bytes (null when there is none), or the error that stands in their place. */
+export async function readChainFile(fs: Fs, chainPath: string): Promise<{ bytes: Uint8Array | null; error?: CorruptError }> {
+  try {
+    return { bytes: await fs.tryReadFile(chainPath, CHAIN_FILE_LIMIT) };
+  } catch (err) {
+    if (err instanceof CorruptError) return { bytes: null, error: err };
+    throw err;
+  }
+}
+
+/** What identifies a chain file's state for change detection: its bytes, or its error's message. */
+export function chainFingerprint(read: { bytes: Uint8Array | null; error?: CorruptError }): Uint8Array | null {
+  return read.error ? new TextEncoder().encode(`\0error: ${read.error.message}`) : read.bytes;
 }
 
 /** Opens one MIDX file; null (with a warning) when it is missing or fails to load. */
@@ -84,8 +106,13 @@ export async function loadChain(
 ): Promise<{ layers: MidxFile[]; chainBytes: Uint8Array | null }> {
   const dir = join(packDir, MIDX_DIR);
   const chainPath = join(dir, CHAIN_NAME);
-  const bytes = await fs.tryReadFile(chainPath);
+  const read = await readChainFile(fs, chainPath);
   const layers: MidxFile[] = [];
+  if (read.error) {
+    warn({ file: chainPath, reason: `${read.error.reason}; no multi-pack-index chain is used` });
+    return { layers, chainBytes: chainFingerprint(read) };
+  }
+  const bytes = read.bytes;
   if (!bytes || bytes.length === 0) return { layers, chainBytes: bytes };
   const hexLen = hash.hexLength;
   if (bytes.length < hexLen) {
@@ -95,6 +122,7 @@ export async function loadChain(
   const count = Math.floor(bytes.length / (hexLen + 1));
   const text = new TextDecoder().decode(bytes);
   const lines = text.split('\n');
+  const seen = new Set<string>();
   for (let i = 0; i < count && i < lines.length; i++) {
     const line = lines[i];
     // end of file (a last line without LF is only read when `count` reaches it)
@@ -104,6 +132,13 @@ export async function loadChain(
       warn({ file: chainPath, reason: `invalid multi-pack-index chain: line '${line}' not a hash` });
       break;
     }
+    // git would stack the same layer again (and keep one more file open per
+    // repetition); a layer in a chain twice is a damaged chain: stop there
+    if (seen.has(hex.toLowerCase())) {
+      warn({ file: chainPath, reason: `multi-pack-index chain names layer ${hex.toLowerCase()} again on line ${i + 1}; the chain is cut there` });
+      break;
+    }
+    seen.add(hex.toLowerCase());
     const path = join(dir, layerFileName(hex.toLowerCase()));
     const layer = await openLayer(fs, path, hash, warn, reuse);
     if (!layer) {

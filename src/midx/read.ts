@@ -9,6 +9,7 @@
 import { CorruptError } from '../errors.js';
 import type { RandomAccessFile } from '../io/fs.js';
 import { compareBytewise, compareOid, fanoutLowerBound, searchOid, type HashInfo, toHex } from '../oid.js';
+import { type Codec, fileTrailerMatches } from '../zlib/index.js';
 import {
   type ChunkRange,
   CHUNK_LOFF,
@@ -121,6 +122,10 @@ export class MidxFile {
     const toc = await read(MIDX_HEADER_SIZE, tocLen);
     const parsed = parseToc(toc, numChunks, size, H);
     if (typeof parsed === 'string') throw fail(parsed, false);
+    // the checksum follows the last chunk: bytes in between are not a MIDX's
+    // (git does not look; refusing them bounds every later read of the file)
+    const end = parsed.length ? parsed[parsed.length - 1].offset + parsed[parsed.length - 1].size : MIDX_HEADER_SIZE + tocLen;
+    if (end !== size - H) throw fail(`multi-pack-index chunks end at ${end}, but the file has ${size - H - end} more bytes before its checksum`, false);
     const chunks = new Map<number, ChunkRange>();
     for (const c of parsed) chunks.set(c.id, c);
     const pnam = chunks.get(CHUNK_PNAM);
@@ -203,7 +208,12 @@ export class MidxFile {
     return this.oidl !== null;
   }
 
-  /** Local position of `oid` in this layer, or -1. Synchronous once the tables are loaded. */
+  /**
+   * Local position of `oid` in this layer, or -1: a number once the tables are
+   * loaded, else a promise (a positional search in the file). The hot path tests
+   * the result rather than awaiting it; code that knows the tables are loaded
+   * calls findLoaded.
+   */
   find(oid: Uint8Array, oidOff = 0): number | Promise<number> {
     const b = oid[oidOff];
     const lo = b === 0 ? 0 : this.fanout[b - 1];
@@ -241,6 +251,20 @@ export class MidxFile {
   /** First local position whose OID is >= prefix over `len` bytes (tables loaded). */
   lowerBound(prefix: Uint8Array, len: number): number {
     return fanoutLowerBound(this.fanout, this.oidl!, 0, this.hash.rawLength, prefix, len);
+  }
+
+  /** find() for a layer whose tables are loaded (loadTables): always a number. */
+  findLoaded(oid: Uint8Array, oidOff = 0): number {
+    if (!this.oidl) throw new Error(`${this.file}: findLoaded before loadTables`);
+    const b = oid[oidOff];
+    const H = this.hash.rawLength;
+    return searchOid(this.oidl, 0, H, b === 0 ? 0 : this.fanout[b - 1], this.fanout[b], oid, oidOff, H);
+  }
+
+  /** entry() for a layer whose tables are loaded: always a value. */
+  entryLoaded(i: number): { pack: number; offset: number } {
+    if (!this.ooff) throw new Error(`${this.file}: entryLoaded before loadTables`);
+    return this.decodeEntry(this.ooff, i * 8);
   }
 
   /** Local pack-int-id and offset of local position i. Synchronous once tables are loaded. */
@@ -288,6 +312,14 @@ export class MidxFile {
     const c = this.chunks.get(id);
     if (!c) return null;
     return this.raf.read(c.offset, c.size);
+  }
+
+  /**
+   * Whether the trailing checksum matches the bytes before it, hashed 1 MiB
+   * at a time (memory stays flat whatever the file's size).
+   */
+  checksumMatches(codec: Codec): Promise<boolean> {
+    return fileTrailerMatches(codec, this.hash.algorithm, this.raf, this.hash.rawLength);
   }
 
   /** Every byte of the file (for verification and hashing). */

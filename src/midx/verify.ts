@@ -21,9 +21,10 @@ import { compareOid, fanoutSearch, type HashInfo, toHex } from '../oid.js';
 import type { PackIndex } from '../pack/idx.js';
 import { Pack, type PackContext } from '../pack/pack.js';
 import type { Progress, ProgressMeter, VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
-import { type Codec, trailerMatches } from '../zlib/index.js';
+import { type Codec, fileTrailerMatches, trailerMatches } from '../zlib/index.js';
 import { loadMidx, MIDX_NAME, type MidxWarning } from './chain.js';
 import { CHUNK_LOFF, CHUNK_OIDL, CHUNK_OOFF, gitToc, hex32, MIDX_HEADER_SIZE, TOC_ENTRY_SIZE } from './chunks.js';
+import { verifyBitmaps } from './bitmap/verify.js';
 import type { MidxFile } from './read.js';
 
 export type { VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
@@ -314,6 +315,14 @@ export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}
       }
       if (message !== w.reason) where.detail = w.reason;
       report.add('error', message, where, false);
+      // bytes after the last chunk: git does not look there, loads the file, and
+      // finds the checksum wrong (what was appended is not in the hash)
+      // (more than 64 MiB after the chunks is not hashed: taken as appended garbage)
+      const extra = /^multi-pack-index chunks end at \d+, but the file has (\d+) more bytes/.exec(w.reason);
+      if (extra && (Number(extra[1]) > APPENDED_HASH_LIMIT || !(await fileChecksumMatches(fs, w.file, hash, ctx.codec)))) {
+        const detail = Number(extra[1]) > APPENDED_HASH_LIMIT ? `${w.reason} (not hashed: taken as bytes appended to the file)` : w.reason;
+        report.report('incorrect checksum', { file: w.file, git: true, detail });
+      }
       continue;
     }
     where.git = GIT_CHAIN_WARNINGS.some((re) => re.test(w.reason));
@@ -331,6 +340,12 @@ export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}
   try {
     for (const m of loaded.layers) layers.push(await prepareLayer(m));
     await checkLayers(ctx, layers, report, gitOnly, options.progress);
+    // the layers' .bitmap files: beyond git's verify
+    if (!gitOnly) {
+      for (const p of await verifyBitmaps(fs, packDir, hash, ctx.codec, loaded.layers, loaded.source === 'chain')) {
+        report.report(p.message, { file: p.file, layer: p.layer, git: false });
+      }
+    }
   } catch (err) {
     if (!(err instanceof Die)) {
       await closeAll();
@@ -340,6 +355,24 @@ export async function verifyMidx(ctx: VerifyContext, options: VerifyOptions = {}
   }
   await closeAll();
   return report.result(loaded.source, layers.map((l) => l.name));
+}
+
+/** Most bytes after a MIDX's last chunk that verify hashes to tell whether git would find the checksum good. */
+const APPENDED_HASH_LIMIT = 64 * 1024 * 1024;
+
+/** Whether a file's trailing checksum matches its bytes (false when it cannot be read). */
+async function fileChecksumMatches(fs: Fs, file: string, hash: HashInfo, codec: Codec): Promise<boolean> {
+  let f;
+  try {
+    f = await fs.open(file);
+  } catch {
+    return false;
+  }
+  try {
+    return await fileTrailerMatches(codec, hash.algorithm, f, hash.rawLength);
+  } finally {
+    await f.close();
+  }
 }
 
 const NO_METER = { update() {}, stop() {} };

@@ -30,7 +30,7 @@ import type { MidxFile } from '../midx/read.js';
 import { type LayerBitmap, parseLayerBitmap } from '../midx/bitmap/read.js';
 import { compareOid, fromHex, isHex, toHex } from '../oid.js';
 import type { Odb } from './odb.js';
-import { PackIndex } from '../pack/idx.js';
+import { readPackIndex } from '../pack/idx.js';
 import { reverseIndex } from './reach.js';
 import { listRefs } from './refs.js';
 
@@ -88,7 +88,7 @@ async function oldNameHashes(odb: Odb, input: LayerBitmapInput): Promise<((oid: 
     if (loaded.length === input.oldLayers.length) {
       return (oid) => {
         for (const { layer, bitmap } of loaded) {
-          const p = layer.find(oid) as number;
+          const p = layer.findLoaded(oid);
           if (p >= 0) return bitmap.nameHash(p);
         }
         return 0;
@@ -108,7 +108,7 @@ async function oldNameHashes(odb: Odb, input: LayerBitmapInput): Promise<((oid: 
   for (const { stem } of packs) {
     try {
       const idxPath = join(odb.packDir, `${stem}.idx`);
-      const idx = PackIndex.parse(idxPath, await odb.fs.readFile(idxPath), odb.hash);
+      const idx = await readPackIndex(odb.fs, idxPath, odb.hash);
       const bytes = await odb.fs.readFile(join(odb.packDir, `${stem}.bitmap`));
       const bitmap = parseLayerBitmap(stem, bytes, odb.hash, null, 0, idx.count);
       return (oid) => {
@@ -206,7 +206,7 @@ async function baseSlots(odb: Odb, base: MidxFile | null, inChain: boolean): Pro
   }
   return (oid) => {
     for (const { layer, slotOf } of layers) {
-      const p = layer.find(oid) as number;
+      const p = layer.findLoaded(oid);
       if (p >= 0) return slotOf[p];
     }
     return -1;

@@ -62,7 +62,7 @@ async function unreferencedPacks(odb: Odb, m: MidxFile, progress: Progress | und
   return drop;
 }
 
-async function deletePack(odb: Odb, idxName: string): Promise<void> {
+export async function deletePack(odb: Odb, idxName: string): Promise<void> {
   const base = join(odb.packDir, idxName.replace(/\.idx$/, ''));
   // git's unlink_pack_path without force: a pack that got a .keep meanwhile stays
   if (await exists(odb, `${base}.keep`)) return;

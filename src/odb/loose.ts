@@ -2,7 +2,7 @@
 
 import { CorruptError } from '../errors.js';
 import type { Fs } from '../io/fs.js';
-import { join } from '../io/fs.js';
+import { isNotFound, join } from '../io/fs.js';
 import type { HashInfo } from '../oid.js';
 import { isHex } from '../oid.js';
 import type { Codec } from '../zlib/index.js';
@@ -10,6 +10,9 @@ import { MAX_ZLIB_RATIO, type RawObject } from '../pack/pack.js';
 
 /** inflated bytes enough for any valid header ("commit 18446744073709551615\0" is 28) */
 const HEADER_PROBE = 64;
+
+/** Bytes read from the start of a loose object file to find its header. */
+const PROBE = 64 * 1024;
 
 const TYPE_IDS: Record<string, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
 
@@ -42,15 +45,41 @@ export class LooseBackend {
     return join(this.objectsDir, hex.slice(0, 2), hex.slice(2));
   }
 
-  /** The file's bytes, null when it is absent (a synchronous stat answers a miss where the fs has one). */
-  private async fileOf(file: string): Promise<Uint8Array | null> {
+  /**
+   * The compressed bytes of a loose object file, null when there is none. Only
+   * a regular file is read, and only once the header at its start declares a
+   * size that a zlib stream of the file's size can hold (deflate never makes
+   * data much bigger): a huge or hostile file is refused after its first 64 KiB.
+   */
+  async readCompressed(hex: string): Promise<Uint8Array | null> {
+    const file = this.pathOf(hex);
+    // a synchronous stat answers a miss without a trip through the thread pool
     if (this.fs.statSync && !this.fs.statSync(file)) return null;
-    return this.fs.tryReadFile(file);
+    let f;
+    try {
+      f = await this.fs.open(file);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+    try {
+      const size = f.size;
+      const r = f.read(0, Math.min(size, PROBE));
+      const probe = r instanceof Promise ? await r : r;
+      if (size <= PROBE) return probe;
+      const h = this.header(probe, file);
+      const bound = 2 * (h.start + h.size) + PROBE;
+      if (size > bound) throw new CorruptError(file, `loose object file is ${size} bytes, more than a zlib stream of the ${h.size} bytes its header declares can be`);
+      const all = f.read(0, size);
+      return all instanceof Promise ? await all : all;
+    } finally {
+      await f.close();
+    }
   }
 
   async read(hex: string): Promise<RawObject | null> {
     const file = this.pathOf(hex);
-    const compressed = await this.fileOf(file);
+    const compressed = await this.readCompressed(hex);
     if (!compressed) return null;
     // the header first, then exactly the bytes it announces: a stream that
     // inflates to more stops one byte past them (a zlib bomb costs its header's size)
@@ -73,8 +102,22 @@ export class LooseBackend {
 
   async readHeader(hex: string): Promise<{ type: number; size: number } | null> {
     const file = this.pathOf(hex);
-    const compressed = await this.fileOf(file);
-    if (!compressed) return null;
+    if (this.fs.statSync && !this.fs.statSync(file)) return null;
+    let f;
+    try {
+      f = await this.fs.open(file);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+    let compressed: Uint8Array;
+    try {
+      // the header is in the first bytes: a big file is not read whole for it
+      const r = f.read(0, Math.min(f.size, PROBE));
+      compressed = r instanceof Promise ? await r : r;
+    } finally {
+      await f.close();
+    }
     const h = this.header(compressed, file);
     return { type: h.type, size: h.size };
   }

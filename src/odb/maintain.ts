@@ -34,6 +34,8 @@ import type { Pack } from '../pack/pack.js';
 import { PackSources, typeNumber, writePackFromSources } from '../pack/write.js';
 import type { MaintainOptions, MaintainResult, MaintainStep } from '../types.js';
 import { type ChainStep, type GeometryPack, type MaintainSettings, planChain, planGeometry, type PlanLayer, stepBase } from './maintain-plan.js';
+import { AbortGate, progressWith } from '../progress.js';
+import { deletePack } from './expire.js';
 import type { Odb } from './odb.js';
 import { clearFiles, closeState, firstPseudoPackSlot, loadState, MIDX_PREFIX, Paths, type State } from './write-job.js';
 
@@ -168,8 +170,8 @@ async function collectObjects(odb: Odb, g: Gathered, rollup: string[], stay: str
 
 /**
  * Deletes the given packs (`.idx` names) that no layer of the chain now on
- * disk names, in git's order (.idx first, so no reader starts on a pack whose
- * index is gone), and resolves to the names deleted. Kept packs stay.
+ * disk names, with expire's deletePack (git's unlink_pack_path order, .idx
+ * first; a pack with a .keep stays), and resolves to the names deleted.
  */
 export async function deleteUnnamedPacks(odb: Odb, names: string[]): Promise<string[]> {
   const state = await loadState(odb);
@@ -182,15 +184,8 @@ export async function deleteUnnamedPacks(odb: Odb, names: string[]): Promise<str
   const deleted: string[] = [];
   for (const name of names) {
     if (named.has(name)) continue;
-    const base = join(odb.packDir, name.replace(/\.idx$/, ''));
-    if (await exists(odb, `${base}.keep`)) continue;
-    for (const ext of ['.idx', '.pack', '.rev', '.bitmap', '.promisor', '.mtimes']) {
-      try {
-        await odb.fs.unlink(`${base}${ext}`);
-      } catch (err) {
-        if (!isNotFound(err)) odb.warn({ file: `${base}${ext}`, reason: `could not remove: ${(err as Error).message}` });
-      }
-    }
+    if (await exists(odb, join(odb.packDir, name.replace(/\.idx$/, '.keep')))) continue;
+    await deletePack(odb, name);
     deleted.push(name);
   }
   return deleted;
@@ -228,6 +223,10 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
   const bitmap = options.bitmap ?? configBool(odb.config, 'repack.writeBitmaps', false);
   const fs = odb.fs;
   const paths = new Paths(odb.packDir);
+  // the signal counts until the first file is written; after that the run completes
+  const gate = new AbortGate(options.signal);
+  gate.check();
+  const progress = progressWith(options, gate);
   const lockPath = `${paths.chain}.lock`;
   let locked = false;
   let state: State | null = null;
@@ -274,6 +273,7 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
       changed: false,
     };
 
+    gate.check();
     if (dryRun) {
       const fresh = src.count ? [NEW_PACK] : [];
       result.steps = planChain(geometry, g.layers, fresh, s.midxSplitFactor).map((st) => toResultStep(st, fresh, fresh));
@@ -281,6 +281,7 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
       return result;
     }
 
+    gate.commit();
     const fresh: string[] = [];
     if (src.count) {
       result.pack = await writePackFromSources(
@@ -289,7 +290,7 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
           codec: odb.codec,
           hash: odb.hash,
           packDir: odb.packDir,
-          progress: options.progress,
+          progress,
           deltaBaseOffset: configBool(odb.config, 'repack.useDeltaBaseOffset', true),
           async readWhole(oid) {
             const obj = await odb.read(toHex(oid));
@@ -312,9 +313,9 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
       let hex: string | null;
       if (st.type === 'copy') hex = st.checksum;
       else if (st.type === 'compact') {
-        hex = await odb.compactMidx({ from: st.from, to: st.to, incremental: true, writeChainFile: false, bitmap, progress: options.progress });
+        hex = await odb.compactMidx({ from: st.from, to: st.to, incremental: true, writeChainFile: false, bitmap, progress });
       } else {
-        hex = await odb.writeMidx({ incremental: true, writeChainFile: false, bitmap, base, stdinPacks: st.packs, preferredPack: st.preferredPack, progress: options.progress });
+        hex = await odb.writeMidx({ incremental: true, writeChainFile: false, bitmap, base, stdinPacks: st.packs, preferredPack: st.preferredPack, progress });
       }
       if (!hex) throw new CorruptError(paths.dir, `maintenance step ${i} (${st.type}) wrote no layer`);
       (result.steps[i] as { checksum?: string }).checksum = hex;

@@ -17,6 +17,7 @@ import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } fr
 import type { Codec } from '../zlib/index.js';
 import { EMPTY_TREE_SHA1, type ReadableObject, type DeflatedObject, type ParsedObject, type RawObject as RawResult, type ReadObjectFormat, type ReadObjectResult, type WrappedObject, toReadObjectResult } from '../object/shapes.js';
 import { AbortGate, progressWith } from '../progress.js';
+import { readAlternates } from './alternates.js';
 import { LooseBackend } from './loose.js';
 import { type Located, PackBackend } from './pack.js';
 import { errorCode } from '../util.js';
@@ -122,47 +123,16 @@ export class Odb {
     this.loose = new LooseBackend(this.fs, this.objectsDir, this.codec, this.hash);
   }
 
-  /**
-   * The alternate object directories, as git links them: each line of
-   * objects/info/alternates names one (relative paths from the objects
-   * directory holding the file; `#` comments and blank lines skipped), their
-   * own alternates followed to a depth of 5, each directory once.
-   */
+  /** The alternate object stores (alternates.ts says how they are read), opened on the first miss. */
   private alternateStores(): Promise<ObjectStore[]> {
     if (!this.alternates) {
       this.alternates = (async () => {
-        const stores: ObjectStore[] = [];
-        const seen = new Set([normalizePath(this.objectsDir)]);
-        const visit = async (objectsDir: string, depth: number): Promise<void> => {
-          const file = join(objectsDir, 'info', 'alternates');
-          const bytes = await this.fs.tryReadFile(file);
-          if (!bytes) return;
-          if (depth >= 5) {
-            this.warn({ file, reason: `${objectsDir}: ignoring alternate object stores, nesting too deep` });
-            return;
-          }
-          for (let line of new TextDecoder().decode(bytes).split('\n')) {
-            line = line.replace(/\r$/, '');
-            if (!line || line.startsWith('#')) continue;
-            const dir = normalizePath(line.startsWith('/') ? line : join(objectsDir, line));
-            if (seen.has(dir)) continue;
-            seen.add(dir);
-            const st = await this.fs.stat(dir);
-            if (!st || !st.isDirectory) {
-              this.warn({ file, reason: `object directory ${dir} does not exist; check ${file}` });
-              continue;
-            }
-            const packBackend = new PackBackend(this.fs, join(dir, 'pack'), this.packContext, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
-            packBackend.missRecheckMs = this.missRecheckMs;
-            stores.push({
-              objectsDir: dir,
-              packBackend,
-              loose: new LooseBackend(this.fs, dir, this.codec, this.hash),
-            });
-            await visit(dir, depth + 1);
-          }
-        };
-        await visit(this.objectsDir, 0);
+        const dirs = await readAlternates(this.fs, this.objectsDir, (w) => this.warn(w));
+        const stores = dirs.map((dir) => {
+          const packBackend = new PackBackend(this.fs, join(dir, 'pack'), this.packContext, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
+          packBackend.missRecheckMs = this.missRecheckMs;
+          return { objectsDir: dir, packBackend, loose: new LooseBackend(this.fs, dir, this.codec, this.hash) };
+        });
         this.loadedAlternates = stores;
         return stores;
       })();
@@ -677,7 +647,7 @@ export class Odb {
     }
     const looseSource = `objects/${hex.slice(0, 2)}/${hex.slice(2)}`;
     const fromLoose = async (): Promise<ReadObjectResult | null> => {
-      const deflated = format === 'deflated' ? await this.fs.tryReadFile(this.loose.pathOf(hex)) : null;
+      const deflated = format === 'deflated' ? await this.loose.readCompressed(hex) : null;
       const read = await this.loose.read(hex);
       if (!read) return null;
       const obj = this.verified(read, bytes, this.loose.pathOf(hex));

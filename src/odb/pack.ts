@@ -8,11 +8,10 @@
  * gone, is dropped with a warning and its packs become unindexed packs.
  */
 
-import { trailerMatches } from '../zlib/index.js';
 import type { CorruptError } from '../errors.js';
 import type { FileStat, Fs } from '../io/fs.js';
 import { join } from '../io/fs.js';
-import { loadMidx, type MidxWarning, MIDX_NAME } from '../midx/chain.js';
+import { CHAIN_NAME, chainFingerprint, loadMidx, MIDX_DIR, type MidxWarning, MIDX_NAME, readChainFile } from '../midx/chain.js';
 import type { MidxFile } from '../midx/read.js';
 import { compareBytewise, compareOid, type HashInfo } from '../oid.js';
 import { Pack, type PackContext } from '../pack/pack.js';
@@ -183,6 +182,14 @@ export class PackBackend {
   }
 
   private async midxFingerprintNow(): Promise<string> {
+    try {
+      return await this.midxFingerprintOrThrow();
+    } catch (err) {
+      return `error: ${(err as Error).message}`;
+    }
+  }
+
+  private async midxFingerprintOrThrow(): Promise<string> {
     const path = join(this.packDir, MIDX_NAME);
     const st = await this.fs.stat(path);
     if (!st) return '';
@@ -212,7 +219,7 @@ export class PackBackend {
     let chain: Uint8Array | null = null;
     if (this.useMidx) {
       const fp = await this.midxFingerprintNow();
-      chain = await this.fs.tryReadFile(join(this.packDir, 'multi-pack-index.d', 'multi-pack-index-chain'));
+      chain = chainFingerprint(await readChainFile(this.fs, join(this.packDir, MIDX_DIR, CHAIN_NAME)));
       midxChanged = !this.loaded || fp !== this.midxFingerprint || !sameBytes(chain, this.chainBytes);
       this.midxFingerprint = fp;
     }
@@ -312,14 +319,16 @@ export class PackBackend {
    * layer was dropped.
    */
   private async checkLayerChecksums(): Promise<boolean> {
-    const H = this.hash.rawLength;
     for (let k = 0; k < this.layers.length; k++) {
       const layer = this.layers[k];
       if (this.checksummed.has(layer)) continue;
-      const r = layer.readAll();
-      const bytes = r instanceof Promise ? await r : r;
-      const ok = trailerMatches(this.ctx.codec, this.hash.algorithm, bytes, H);
-      if (!(ok instanceof Promise ? await ok : ok)) {
+      let good: boolean;
+      try {
+        good = await layer.checksumMatches(this.ctx.codec);
+      } catch {
+        good = false;
+      }
+      if (!good) {
         await this.dropLayers(k, 'multi-pack-index checksum mismatch; the layer and those above it are not used');
         return true;
       }
@@ -461,11 +470,11 @@ export class PackBackend {
     for (let k = layers.length - 1; k >= 0; k--) {
       const layer = layers[k];
       if (!layer.tablesLoaded) continue;
-      const pos = layer.find(oid) as number;
+      const pos = layer.findLoaded(oid);
       if (pos < 0) continue;
       let entry;
       try {
-        entry = layer.entry(pos) as { pack: number; offset: number };
+        entry = layer.entryLoaded(pos);
       } catch {
         break;
       }

@@ -6,11 +6,10 @@
  */
 
 import { RIDX_MAGIC } from '../pack/rev.js';
-import { trailerMatches } from '../zlib/index.js';
 import { configGet } from '../config.js';
-import { InvalidArgumentError } from '../errors.js';
+import { CorruptError, InvalidArgumentError } from '../errors.js';
 import { isNotFound, join } from '../io/fs.js';
-import { CHAIN_NAME, loadMidx, MIDX_DIR, MIDX_NAME } from '../midx/chain.js';
+import { CHAIN_NAME, chainFingerprint, loadMidx, MIDX_DIR, MIDX_NAME, readChainFile } from '../midx/chain.js';
 import { CHUNK_RIDX } from '../midx/chunks.js';
 import type { MidxFile } from '../midx/read.js';
 import { compareOid, toHex } from '../oid.js';
@@ -200,15 +199,19 @@ export async function closeState(state: State): Promise<void> {
   }
 }
 
-async function checksumValid(odb: Odb, layer: MidxFile): Promise<boolean> {
-  return trailerMatches(odb.codec, odb.hash.algorithm, await layer.readAll(), odb.hash.rawLength);
+function checksumValid(odb: Odb, layer: MidxFile): Promise<boolean> {
+  return layer.checksumMatches(odb.codec);
 }
 
 /** What identifies the current MIDX: the non-incremental file's size and trailer, and the chain file's bytes. */
 export async function fingerprint(odb: Odb, paths: Paths): Promise<string> {
   const H = odb.hash.rawLength;
   let s = '-';
-  const st = await odb.fs.stat(paths.midx);
+  const st = await odb.fs.stat(paths.midx).catch((err) => {
+    if (err instanceof CorruptError) s = `error: ${err.message}`;
+    else throw err;
+    return null;
+  });
   if (st) {
     s = `${st.size}`;
     if (st.size >= H) {
@@ -220,12 +223,12 @@ export async function fingerprint(odb: Odb, paths: Paths): Promise<string> {
           await f.close();
         }
       } catch (err) {
-        if (!isNotFound(err)) throw err;
-        s = '-';
+        if (!isNotFound(err) && !(err instanceof CorruptError)) throw err;
+        s = isNotFound(err) ? '-' : `error: ${(err as Error).message}`;
       }
     }
   }
-  const chain = await odb.fs.tryReadFile(paths.chain);
+  const chain = chainFingerprint(await readChainFile(odb.fs, paths.chain));
   return `${s}|${chain ? toHex(chain) : '-'}`;
 }
 

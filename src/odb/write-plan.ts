@@ -13,7 +13,7 @@ import type { MidxFile } from '../midx/read.js';
 import { compactionPackOrder, compareIdxOrPackName, type CompactionLayer, defaultPreferredPack, filterObjects, type ObjectSource, selectObjects } from '../midx/select.js';
 import { buildMidx, pseudoPackOrder } from '../midx/write.js';
 import { compareBytewise, compareOid, toHex } from '../oid.js';
-import { PackIndex } from '../pack/idx.js';
+import { type PackIndex, readPackIndex } from '../pack/idx.js';
 import type { Odb } from './odb.js';
 import { buildLayerBitmap } from './bitmap-write.js';
 import { bitmapLoadable, chainOf, checkVersion, clearFiles, type Collected, firstPseudoPackSlot, type Job, packNamesOf, Paths, type Plan, reverseIndexLoadable, type State } from './write-job.js';
@@ -55,7 +55,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 }
 
 async function packStat(fs: Fs, path: string): Promise<{ mtime: number } | null> {
-  const st = await fs.stat(path);
+  const st = await fs.stat(path).catch(() => null);
   return st && st.isFile ? { mtime: Math.floor(st.mtimeMs / 1000) } : null;
 }
 
@@ -78,7 +78,7 @@ function packPath(packDir: string, idxName: string): string {
 async function loadIndex(odb: Odb, c: Collected): Promise<PackIndex> {
   if (!c.index) {
     const path = join(odb.packDir, c.name);
-    c.index = PackIndex.parse(path, await odb.fs.readFile(path), odb.hash);
+    c.index = await readPackIndex(odb.fs, path, odb.hash);
   }
   return c.index;
 }
@@ -155,7 +155,7 @@ class BaseLookup {
     const H = this.H;
     for (const { layer, read } of this.layers) {
       if (!read) {
-        if ((layer.find(oid, off) as number) >= 0) return true;
+        if (layer.findLoaded(oid, off) >= 0) return true;
         continue;
       }
       const b = oid[off];
@@ -310,7 +310,7 @@ async function collectPacks(p: Planning): Promise<void> {
     const st = await packStat(odb.fs, packPath(odb.packDir, name));
     if (!st) return { name, idxPath, error: `failed to add packfile '${idxPath}'` };
     try {
-      return { name, idxPath, st, index: PackIndex.parse(idxPath, await odb.fs.readFile(idxPath), odb.hash) };
+      return { name, idxPath, st, index: await readPackIndex(odb.fs, idxPath, odb.hash) };
     } catch {
       return { name, idxPath, error: `failed to open pack-index '${idxPath}'` };
     }

@@ -26,14 +26,13 @@
  *   (odb/bitmap-write.ts), byte for byte as git 2.55.
  */
 
-import { CorruptError } from '../errors.js';
-import type { Fs } from '../io/fs.js';
+import { CorruptError, LockError } from '../errors.js';
+import type { Fs, WritableFile } from '../io/fs.js';
 import { isNotFound, join } from '../io/fs.js';
 import type { CompactMidxOptions, WriteMidxOptions } from '../types.js';
 import type { Odb } from './odb.js';
 import { chainOf, clearFiles, closeState, compactJob, fingerprint, type Job, loadState, MIDX_PREFIX, Paths, type Plan, type State, writeJob } from './write-job.js';
 import { checkJobVersion, compactionEndpoints, makePlan } from './write-plan.js';
-import { errorCode } from '../util.js';
 
 // ---------------------------------------------------------------- committing
 
@@ -71,14 +70,61 @@ async function createTemp(fs: Fs, dir: string, bytes: Uint8Array): Promise<strin
       await fs.createExclusive(path, bytes, 0o444);
       return path;
     } catch (err) {
-      if (errorCode(err) !== 'ELOCKED' || attempt > 100) throw err;
+      if (!(err instanceof LockError) || err.reason !== 'File exists.' || attempt > 100) throw err;
     }
   }
 }
 
+/**
+ * A lock file, created exclusively (O_EXCL) and written only through the
+ * descriptor that created it: a lock replaced meanwhile (a symlink swapped in,
+ * say) is never written through, and is not renamed into place (LockError).
+ */
 interface Lock {
   path: string;
   held: boolean;
+  file: WritableFile;
+}
+
+async function takeLock(fs: Fs, path: string): Promise<Lock> {
+  return { path, held: true, file: await fs.openLock(path) };
+}
+
+/** Writes `bytes` into the lock and renames it to `target`, if the lock is still the file this writer created. */
+async function commitLock(fs: Fs, lock: Lock, bytes: Uint8Array | string, target: string): Promise<void> {
+  await lock.file.write(typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
+  await lock.file.close();
+  if (!(await lock.file.isStillAt())) throw new LockError(lock.path, 'the lock file was replaced while this writer held it; nothing was committed');
+  await fs.rename(lock.path, target);
+  lock.held = false;
+}
+
+/** Gives the lock up: removed if it is still this writer's file (never someone else's, never through a symlink). */
+async function releaseLock(fs: Fs, lock: Lock): Promise<void> {
+  await lock.file.close().catch(() => {});
+  if (await lock.file.isStillAt()) await fs.remove(lock.path).catch(() => {});
+  lock.held = false;
+}
+
+/** tmp_midx_* files older than this were left by a writer that died: cleared by the next write. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/** Removes tmp_midx_* files an interrupted writer left in the pack directory or the layer directory, once an hour old. */
+async function clearStaleTemps(odb: Odb, paths: Paths): Promise<void> {
+  const now = Date.now();
+  for (const dir of [odb.packDir, paths.dir]) {
+    const names = await odb.fs.readdir(dir).catch(() => null);
+    for (const n of names ?? []) {
+      if (!n.startsWith('tmp_midx_')) continue;
+      const file = join(dir, n);
+      try {
+        const st = await odb.fs.stat(file);
+        if (st && st.isFile && now - st.mtimeMs > STALE_TEMP_MS) await odb.fs.remove(file);
+      } catch (err) {
+        odb.warn({ file, reason: `failed to remove stale temporary file: ${(err as Error).message}` });
+      }
+    }
+  }
 }
 
 /** The `.rev` and `.bitmap` of the new MIDX or layer, each written to a temporary file and renamed (before the MIDX itself, as git does). */
@@ -101,9 +147,7 @@ async function commit(odb: Odb, job: Job, state: State, plan: Plan, paths: Paths
   await writeCompanions(odb, job, plan, paths);
   if (!job.incremental) {
     // non-incremental: the bytes go into the lock, which becomes the MIDX
-    await fs.writeFile(lock!.path, plan.bytes);
-    await fs.rename(lock!.path, paths.midx);
-    lock!.held = false;
+    await commitLock(fs, lock!, plan.bytes, paths.midx);
     await clearMidxFiles(odb, paths, [plan.hex], false);
     return;
   }
@@ -134,9 +178,7 @@ async function commit(odb: Odb, job: Job, state: State, plan: Plan, paths: Paths
   const keep: string[] = [];
   for (const l of chainOf(plan.base)) keep.unshift(l.checksumHex);
   keep.push(plan.hex, ...plan.aboveTo);
-  await fs.writeFile(lock.path, keep.map((h) => `${h}\n`).join(''));
-  await fs.rename(lock.path, paths.chain);
-  lock.held = false;
+  await commitLock(fs, lock, keep.map((h) => `${h}\n`).join(''), paths.chain);
   await clearMidxFiles(odb, paths, keep, true);
 }
 
@@ -175,8 +217,8 @@ export async function runJob(odb: Odb, job: Job): Promise<{ hex: string; dropped
     if (!plan) return null;
     const lockPath = job.incremental ? (job.writeChainFile ? `${paths.chain}.lock` : null) : `${paths.midx}.lock`;
     if (lockPath) {
-      await fs.createExclusive(lockPath);
-      lock = { path: lockPath, held: true };
+      lock = await takeLock(fs, lockPath);
+      await clearStaleTemps(odb, paths);
       // another writer may have changed the MIDX between our look and our lock
       const now = await fingerprint(odb, paths);
       if (now !== fp) {
@@ -190,7 +232,7 @@ export async function runJob(odb: Odb, job: Job): Promise<{ hex: string; dropped
     await commit(odb, job, state, plan, paths, lock);
     done = { hex: plan.hex, dropped: plan.dropped };
   } finally {
-    if (lock?.held) await fs.remove(lock.path).catch(() => {});
+    if (lock?.held) await releaseLock(fs, lock);
     await closeState(state);
   }
   await odb.refresh();

@@ -5,6 +5,7 @@
  */
 
 import { CorruptError } from '../errors.js';
+import type { Fs } from '../io/fs.js';
 import { compareOid, fanoutLowerBound, fanoutSearch, type HashInfo } from '../oid.js';
 
 const IDX_V2_MAGIC = 0xff744f63;
@@ -167,6 +168,38 @@ export class PackIndex {
     }
     if (lo >= s.length || s[lo] !== offset) return -1;
     return lo + 1 < s.length ? s[lo + 1] : packEnd;
+  }
+}
+
+/**
+ * Reads a .idx file whole, but only once its header and fanout say the file
+ * has the size its object count allows: a damaged or hostile file (a huge
+ * sparse file, a device) is refused after 1,032 bytes, never read whole.
+ */
+export async function readPackIndex(fs: Fs, path: string, hash: HashInfo): Promise<PackIndex> {
+  const f = await fs.open(path);
+  try {
+    const H = hash.rawLength;
+    const size = f.size;
+    if (size < 1024 + 2 * H) throw new CorruptError(path, `index file is too small (${size} bytes)`);
+    const r = f.read(0, Math.min(size, 8 + 1024));
+    const head = r instanceof Promise ? await r : r;
+    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const v2 = dv.getUint32(0) === IDX_V2_MAGIC;
+    if (v2 && head.length >= 8 + 1024) {
+      const n = dv.getUint32(8 + 1020);
+      const min = 8 + 1024 + n * (H + 8) + 2 * H;
+      const max = min + (n > 0 ? 8 * (n - 1) : 0);
+      if (size < min || size > max) throw new CorruptError(path, `wrong index v2 file size: ${size} bytes for ${n} objects`);
+    } else if (!v2) {
+      const n = dv.getUint32(1020);
+      const want = 1024 + n * (H + 4) + 2 * H;
+      if (size !== want) throw new CorruptError(path, `wrong index v1 file size: ${size} bytes for ${n} objects (want ${want})`);
+    }
+    const all = f.read(0, size);
+    return PackIndex.parse(path, all instanceof Promise ? await all : all, hash);
+  } finally {
+    await f.close();
   }
 }
 

@@ -53,6 +53,33 @@ export function trailerMatches(codec: Codec, algorithm: HashAlgorithm, bytes: Ui
   return r instanceof Promise ? r.then(same) : same(r);
 }
 
+/** What fileTrailerMatches reads: a random-access file (io's RandomAccessFile has this shape). */
+export interface PositionalSource {
+  readonly size: number;
+  read(pos: number, len: number): Uint8Array | Promise<Uint8Array>;
+  readInto(target: Uint8Array, pos: number, len: number): void | Promise<void>;
+}
+
+/** trailerMatches for a file read 1 MiB at a time: memory stays flat whatever the file's size. */
+export async function fileTrailerMatches(codec: Codec, algorithm: HashAlgorithm, file: PositionalSource, hashLength: number): Promise<boolean> {
+  const end = file.size - hashLength;
+  if (end < 0) return false;
+  const hasher = codec.hasher(algorithm);
+  const step = 1024 * 1024;
+  const buf = new Uint8Array(Math.max(1, Math.min(step, end)));
+  for (let pos = 0; pos < end; pos += step) {
+    const len = Math.min(step, end - pos);
+    const r = file.readInto(buf, pos, len);
+    if (r instanceof Promise) await r;
+    hasher.update(buf.subarray(0, len));
+  }
+  const t = file.read(end, hashLength);
+  const trailer = t instanceof Promise ? await t : t;
+  const sum = hasher.digest();
+  for (let i = 0; i < hashLength; i++) if (sum[i] !== trailer[i]) return false;
+  return true;
+}
+
 function checkSize(out: Uint8Array, size: number): Uint8Array {
   if (out.length !== size) throw new Error(`stream inflates to ${out.length} bytes, expected ${size}`);
   return out;

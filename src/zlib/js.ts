@@ -83,7 +83,12 @@ export function jsInflateExact(data: Uint8Array, size: number): Uint8Array {
 /** The first `want` bytes a possibly truncated stream inflates to (fewer when the input ends first). */
 export function jsInflatePrefix(data: Uint8Array, want: number): Uint8Array {
   if (data.length < 2) return new Uint8Array(0);
-  checkHeader(data);
+  try {
+    checkHeader(data);
+  } catch {
+    // a damaged header: nothing comes out (callers see too few bytes and say so)
+    return new Uint8Array(0);
+  }
   const parts: Uint8Array[] = [];
   let n = 0;
   const inf = new Inflate((chunk: Uint8Array) => {

@@ -62,7 +62,7 @@ export class ChainBitmap {
   find(oid: Uint8Array, off = 0): number {
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i].layer;
-      const p = l.find(oid, off) as number;
+      const p = l.findLoaded(oid, off);
       if (p >= 0) return p + l.numObjectsInBase;
     }
     return -1;
