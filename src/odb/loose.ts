@@ -54,7 +54,7 @@ export class LooseBackend {
   async readCompressed(hex: string): Promise<Uint8Array | null> {
     const file = this.pathOf(hex);
     // a synchronous stat answers a miss without a trip through the thread pool
-    if (this.fs.statSync && !this.fs.statSync(file)) return null;
+    if (this.absentNow(file)) return null;
     let f;
     try {
       f = await this.fs.open(file);
@@ -102,7 +102,7 @@ export class LooseBackend {
 
   async readHeader(hex: string): Promise<{ type: number; size: number } | null> {
     const file = this.pathOf(hex);
-    if (this.fs.statSync && !this.fs.statSync(file)) return null;
+    if (this.absentNow(file)) return null;
     let f;
     try {
       f = await this.fs.open(file);
@@ -137,8 +137,28 @@ export class LooseBackend {
 
   async exists(hex: string): Promise<boolean> {
     const path = this.pathOf(hex);
-    const st = this.fs.statSync ? this.fs.statSync(path) : await this.fs.stat(path);
+    let st;
+    try {
+      st = this.fs.statSync ? this.fs.statSync(path) : await this.fs.stat(path);
+    } catch {
+      // a symlink loop, a file where a directory should be: no object there
+      return false;
+    }
     return !!st && st.isFile;
+  }
+
+  /**
+   * True when a synchronous stat says nothing is at `file` (a miss answered
+   * without a trip through the thread pool). Any other answer, an error
+   * included (a symlink loop), leaves the decision to the checked open.
+   */
+  private absentNow(file: string): boolean {
+    if (!this.fs.statSync) return false;
+    try {
+      return !this.fs.statSync(file);
+    } catch {
+      return false;
+    }
   }
 
   /**
