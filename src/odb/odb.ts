@@ -1,7 +1,34 @@
 /**
  * The object database: the pack backend (MIDX chain, then unindexed packs),
- * then loose objects. A miss refreshes the pack backend once (cheaply) before
- * it is reported, so packs and layers written by other processes are found.
+ * then loose objects, then the alternates'.
+ *
+ * How a read goes. `read(oid)` parses the id and asks the pack backend
+ * (odb/pack.ts) where it lives. The backend answers from the MIDX chain first,
+ * tip layer down to the root: each layer searches its fanout bucket (in place in
+ * the file's bytes until lookups keep coming, then in its loaded tables) and
+ * gives a pack-int-id and an offset. Packs no layer names come next, the one that
+ * answered last first. The pack (pack/pack.ts) then reads exactly the bytes of
+ * that entry, walks its delta chain down to a base (its own delta-base cache,
+ * per pack, under one byte budget for the database), and applies the deltas on
+ * the way up; a REF_DELTA base in another pack is read through this database
+ * again, with the depth carried by the read. If the MIDX pointed at a pack that
+ * is gone, or at an offset its pack's own index disagrees with, the read falls
+ * back to that index and to the unindexed packs, with a warning. Then loose
+ * objects, then each alternate in turn. Only when every source missed does the
+ * backend look at the disk again (a stat stamp first, the full check when it
+ * changed: odb/pack.ts) and the lookup run once more; then NotFoundError, or the
+ * CorruptError of a pack index that could not be read.
+ *
+ * How a write goes. `writeMidx()` (odb/write.ts) loads the current MIDX or
+ * chain, trusting it only with a good checksum; makes a plan (odb/write-plan.ts,
+ * the spec's steps 4.3-4.9: packs, "up to date", preferred pack, selection,
+ * bytes, and with `bitmap` the .rev and .bitmap); takes the lock, checks the MIDX
+ * did not change meanwhile (planning again if it did), writes a temporary file
+ * and renames it into place, commits the chain file through its lock, clears
+ * what git clears, and refreshes the backend so the new layer serves at once.
+ * expire, repack and maintain (odb/expire.ts, repack.ts, maintain.ts) are plans
+ * of their own over the same protocol: new files first, then the chain, and
+ * only then deletions of what no chain names.
  */
 
 import { configBool, type GitConfig } from '../config.js';
