@@ -7,8 +7,8 @@
 
 import { CorruptError } from '../errors.js';
 import type { Fs } from '../io/fs.js';
-import { join } from '../io/fs.js';
-import { isHex, type HashInfo } from '../oid.js';
+import { isNotFound, join } from '../io/fs.js';
+import { isHex, type HashInfo, toHex } from '../oid.js';
 import { MidxFile, MidxLoadError } from './read.js';
 import { errorCode } from '../util.js';
 
@@ -49,6 +49,30 @@ export async function readChainFile(fs: Fs, chainPath: string): Promise<{ bytes:
   } catch (err) {
     if (err instanceof CorruptError) return { bytes: null, error: err };
     throw err;
+  }
+}
+
+/**
+ * What identifies the non-incremental MIDX file's state for change detection: '-'
+ * when it is absent, its size and trailing checksum (a rewritten MIDX always has a
+ * new trailer), or the error met reading it. The pack backend's refresh and the
+ * writer's "did it change while we planned" both use this.
+ */
+export async function midxFileStamp(fs: Fs, path: string, hashLength: number): Promise<string> {
+  try {
+    const st = await fs.stat(path);
+    if (!st) return '-';
+    if (st.size < hashLength) return `${st.size}`;
+    const f = await fs.open(path);
+    try {
+      const t = await f.read(f.size - hashLength, hashLength);
+      return `${f.size}:${toHex(t)}`;
+    } finally {
+      await f.close();
+    }
+  } catch (err) {
+    if (isNotFound(err)) return '-';
+    return `error: ${(err as Error).message}`;
   }
 }
 

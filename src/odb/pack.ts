@@ -11,7 +11,7 @@
 import type { CorruptError } from '../errors.js';
 import type { FileStat, Fs } from '../io/fs.js';
 import { join } from '../io/fs.js';
-import { CHAIN_NAME, chainFingerprint, loadMidx, MIDX_DIR, type MidxWarning, MIDX_NAME, readChainFile } from '../midx/chain.js';
+import { CHAIN_NAME, chainFingerprint, loadMidx, MIDX_DIR, midxFileStamp, type MidxWarning, MIDX_NAME, readChainFile } from '../midx/chain.js';
 import type { MidxFile } from '../midx/read.js';
 import { compareBytewise, compareOid, type HashInfo } from '../oid.js';
 import { Pack, type PackContext } from '../pack/pack.js';
@@ -181,35 +181,6 @@ export class PackBackend {
     }
   }
 
-  private async midxFingerprintNow(): Promise<string> {
-    try {
-      return await this.midxFingerprintOrThrow();
-    } catch (err) {
-      return `error: ${(err as Error).message}`;
-    }
-  }
-
-  private async midxFingerprintOrThrow(): Promise<string> {
-    const path = join(this.packDir, MIDX_NAME);
-    const st = await this.fs.stat(path);
-    if (!st) return '';
-    // size and trailing checksum: a rewritten MIDX always has a new trailer
-    const H = this.hash.rawLength;
-    if (st.size < H) return `${st.size}`;
-    let f;
-    try {
-      f = await this.fs.open(path);
-    } catch {
-      return '';
-    }
-    try {
-      const t = await f.read(f.size - H, H);
-      return `${f.size}:${Array.from(t).join(',')}`;
-    } finally {
-      await f.close();
-    }
-  }
-
   private async doRefresh(): Promise<boolean> {
     const names = (await this.fs.readdir(this.packDir)) ?? [];
     const present = new Set(names);
@@ -218,7 +189,7 @@ export class PackBackend {
     let midxChanged = false;
     let chain: Uint8Array | null = null;
     if (this.useMidx) {
-      const fp = await this.midxFingerprintNow();
+      const fp = await midxFileStamp(this.fs, join(this.packDir, MIDX_NAME), this.hash.rawLength);
       chain = chainFingerprint(await readChainFile(this.fs, join(this.packDir, MIDX_DIR, CHAIN_NAME)));
       midxChanged = !this.loaded || fp !== this.midxFingerprint || !sameBytes(chain, this.chainBytes);
       this.midxFingerprint = fp;

@@ -9,7 +9,7 @@ import { RIDX_MAGIC } from '../pack/rev.js';
 import { configGet } from '../config.js';
 import { CorruptError, InvalidArgumentError } from '../errors.js';
 import { isNotFound, join } from '../io/fs.js';
-import { CHAIN_NAME, chainFingerprint, loadMidx, MIDX_DIR, MIDX_NAME, readChainFile } from '../midx/chain.js';
+import { CHAIN_NAME, chainFingerprint, loadMidx, MIDX_DIR, midxFileStamp, MIDX_NAME, readChainFile } from '../midx/chain.js';
 import { CHUNK_RIDX } from '../midx/chunks.js';
 import type { MidxFile } from '../midx/read.js';
 import { compareOid, toHex } from '../oid.js';
@@ -205,31 +205,8 @@ function checksumValid(odb: Odb, layer: MidxFile): Promise<boolean> {
 
 /** What identifies the current MIDX: the non-incremental file's size and trailer, and the chain file's bytes. */
 export async function fingerprint(odb: Odb, paths: Paths): Promise<string> {
-  const H = odb.hash.rawLength;
-  let s = '-';
-  const st = await odb.fs.stat(paths.midx).catch((err) => {
-    if (err instanceof CorruptError) s = `error: ${err.message}`;
-    else throw err;
-    return null;
-  });
-  if (st) {
-    s = `${st.size}`;
-    if (st.size >= H) {
-      try {
-        const f = await odb.fs.open(paths.midx);
-        try {
-          s += ':' + toHex(await f.read(f.size - H, H));
-        } finally {
-          await f.close();
-        }
-      } catch (err) {
-        if (!isNotFound(err) && !(err instanceof CorruptError)) throw err;
-        s = isNotFound(err) ? '-' : `error: ${(err as Error).message}`;
-      }
-    }
-  }
   const chain = chainFingerprint(await readChainFile(odb.fs, paths.chain));
-  return `${s}|${chain ? toHex(chain) : '-'}`;
+  return `${await midxFileStamp(odb.fs, paths.midx, odb.hash.rawLength)}|${chain ? toHex(chain) : '-'}`;
 }
 
 /** Every layer from `layer` down to the root. */
