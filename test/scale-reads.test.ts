@@ -25,22 +25,12 @@ import zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CorruptError, openOdb } from '../src/index.js';
 import { git255, git255Bin } from './git255.js';
-import { GIT_ENV, gitHash, tmpdir } from './helpers.js';
+import { GIT_ENV, gitHash, parseBatch, tmpdir } from './helpers.js';
 import { buildPack, delta } from './packbuilder.js';
 
 /** `git cat-file --batch` of `oids`: id -> { type, data } */
 function catFileBatch(gitdir: string, oids: string[]): Map<string, { type: string; data: Buffer }> {
-  const out = git255(['--git-dir', gitdir, 'cat-file', '--batch'], { input: oids.join('\n') + '\n' });
-  const map = new Map<string, { type: string; data: Buffer }>();
-  let p = 0;
-  while (p < out.length) {
-    const nl = out.indexOf(10, p);
-    const [oid, type, size] = out.subarray(p, nl).toString().split(' ');
-    const n = Number(size);
-    map.set(oid, { type, data: out.subarray(nl + 1, nl + 1 + n) });
-    p = nl + 1 + n + 1;
-  }
-  return map;
+  return parseBatch(git255(['--git-dir', gitdir, 'cat-file', '--batch'], { input: oids.join('\n') + '\n' }));
 }
 
 describe('delta-base cache keys over a long-lived process', () => {

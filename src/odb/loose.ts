@@ -1,7 +1,7 @@
 /** Loose objects: objects/xx/yyyy…, a zlib stream of "<type> <size>\0<content>". */
 
 import { CorruptError } from '../errors.js';
-import type { Fs } from '../io/fs.js';
+import type { Fs, RandomAccessFile } from '../io/fs.js';
 import { isNotFound, join } from '../io/fs.js';
 import type { HashInfo } from '../oid.js';
 import { isHex } from '../oid.js';
@@ -53,9 +53,25 @@ export class LooseBackend {
    */
   async readCompressed(hex: string): Promise<Uint8Array | null> {
     const file = this.pathOf(hex);
-    // a synchronous stat answers a miss without a trip through the thread pool
+    return this.withFile(file, async (f, probe) => {
+      const size = f.size;
+      if (size <= PROBE) return probe;
+      const h = this.header(probe, file);
+      const bound = 2 * (h.start + h.size) + PROBE;
+      if (size > bound) throw new CorruptError(file, `loose object file is ${size} bytes, more than a zlib stream of the ${h.size} bytes its header declares can be`);
+      const all = f.read(0, size);
+      return all instanceof Promise ? await all : all;
+    });
+  }
+
+  /**
+   * Opens a loose object file (null when there is none: a synchronous stat
+   * answers a miss without a trip through the thread pool where the fs has one),
+   * reads its first PROBE bytes and hands both to `use`; the file is closed after.
+   */
+  private async withFile<T>(file: string, use: (f: RandomAccessFile, probe: Uint8Array) => Promise<T>): Promise<T | null> {
     if (this.absentNow(file)) return null;
-    let f;
+    let f: RandomAccessFile;
     try {
       f = await this.fs.open(file);
     } catch (err) {
@@ -63,15 +79,8 @@ export class LooseBackend {
       throw err;
     }
     try {
-      const size = f.size;
-      const r = f.read(0, Math.min(size, PROBE));
-      const probe = r instanceof Promise ? await r : r;
-      if (size <= PROBE) return probe;
-      const h = this.header(probe, file);
-      const bound = 2 * (h.start + h.size) + PROBE;
-      if (size > bound) throw new CorruptError(file, `loose object file is ${size} bytes, more than a zlib stream of the ${h.size} bytes its header declares can be`);
-      const all = f.read(0, size);
-      return all instanceof Promise ? await all : all;
+      const r = f.read(0, Math.min(f.size, PROBE));
+      return await use(f, r instanceof Promise ? await r : r);
     } finally {
       await f.close();
     }
@@ -102,24 +111,11 @@ export class LooseBackend {
 
   async readHeader(hex: string): Promise<{ type: number; size: number } | null> {
     const file = this.pathOf(hex);
-    if (this.absentNow(file)) return null;
-    let f;
-    try {
-      f = await this.fs.open(file);
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw err;
-    }
-    let compressed: Uint8Array;
-    try {
-      // the header is in the first bytes: a big file is not read whole for it
-      const r = f.read(0, Math.min(f.size, PROBE));
-      compressed = r instanceof Promise ? await r : r;
-    } finally {
-      await f.close();
-    }
-    const h = this.header(compressed, file);
-    return { type: h.type, size: h.size };
+    // the header is in the first bytes: a big file is not read whole for it
+    return this.withFile(file, async (_f, probe) => {
+      const h = this.header(probe, file);
+      return { type: h.type, size: h.size };
+    });
   }
 
   /** The "<type> <size>\0" header, from the first inflated bytes only. */
