@@ -340,10 +340,14 @@ export type MaintainStep =
   | {
       /** a new layer of these packs (`multi-pack-index write --incremental --no-write-chain-file --stdin-packs`) */
       type: 'write';
-      /** `.idx` basenames; the new pack appears as its own name, or `(new pack)` in a dry run */
+      /**
+       * `.idx` basenames in git's order (new packs, staying packs, then absorbed layers'
+       * packs); the new pack appears as its own name, or `(new pack)` in a dry run
+       */
       packs: string[];
+      /** `--preferred-pack`: the last pack marked preferred, or undefined */
       preferredPack?: string;
-      /** git's running object count for the merging rule */
+      /** git's running object count for the merging rule (rolled-up packs' objects, staying packs', absorbed layers') */
       objects: number;
       /** old layers folded into this one, top down */
       absorbs: string[];
@@ -354,7 +358,9 @@ export type MaintainStep =
   | {
       /** these adjacent old layers become one (`multi-pack-index compact --incremental`) */
       type: 'compact';
+      /** lowest layer of the range */
       from: string;
+      /** highest layer of the range */
       to: string;
       /** the old layers, top down */
       layers: string[];

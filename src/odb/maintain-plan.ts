@@ -22,6 +22,8 @@
  * accumulated count stays at least floor(next layer / midxSplitFactor).
  */
 
+import type { MaintainStep } from '../types.js';
+
 export interface GeometryPack {
   /** `.idx` basename */
   name: string;
@@ -106,29 +108,8 @@ export function geometrySplit(w: number[], factor: number): number {
   return split;
 }
 
-export type ChainStep =
-  | {
-      type: 'write';
-      /** `.idx` basenames, in git's order (new packs, staying packs, then absorbed layers' packs) */
-      packs: string[];
-      /** `--preferred-pack`: the last pack marked preferred, or undefined */
-      preferredPack?: string;
-      /** git's running count (rolled-up packs' objects, staying packs', absorbed layers') */
-      objects: number;
-      /** checksums of the old layers this layer absorbs, top down */
-      absorbs: string[];
-    }
-  | { type: 'copy'; checksum: string; objects: number }
-  | {
-      type: 'compact';
-      /** lowest layer of the range */
-      from: string;
-      /** highest layer of the range */
-      to: string;
-      /** the range's checksums, top down */
-      layers: string[];
-      objects: number;
-    };
+/** A step of the planned chain: a MaintainStep before it is carried out (no checksums yet). */
+export type ChainStep = MaintainStep;
 
 /**
  * git's repack_make_midx_compaction_plan: the new chain, tip first. `fresh`
