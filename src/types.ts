@@ -41,6 +41,13 @@ export interface OpenOdbOptions {
   /** byte budget of the delta-base cache (default 96 MiB) */
   deltaBaseCacheBytes?: number;
   /**
+   * byte budget of pack windows (default 8 MiB; 0 turns them off): blocks of
+   * 4 KiB read from pack files and kept, so that entry headers, small objects
+   * and the links of delta chains cost no file read once their block was read,
+   * as git's memory-mapped pack windows (core.packedGitLimit)
+   */
+  packWindowBytes?: number;
+  /**
    * re-hash every object read (read, readObject, and the bases of deltas that
    * stand on another pack) and throw CorruptError when its bytes do not hash to
    * its id. Off by default, as in git: it costs one SHA per object read.

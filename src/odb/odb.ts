@@ -39,6 +39,7 @@ import type { MidxWarning } from '../midx/chain.js';
 import { compareOid, fromHex, type HashInfo, isHex, parseOid, toHex } from '../oid.js';
 import { TYPE_NAMES } from '../pack/entry.js';
 import { DeltaBaseCache } from '../pack/cache.js';
+import { WindowBudget } from '../pack/window.js';
 import type { PackContext, RawObject } from '../pack/pack.js';
 import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
@@ -59,6 +60,7 @@ export interface OdbInit {
   config: GitConfig;
   onWarning?: (w: OdbWarning) => void;
   deltaBaseCacheBytes?: number;
+  packWindowBytes?: number;
   missRecheckMs?: number;
   /** re-hash every object read and refuse one whose bytes do not hash to its id */
   verifyReads?: boolean;
@@ -97,7 +99,18 @@ interface ObjectStore {
  * members only the package's own modules use (its fs client, codec, caches and
  * backends).
  */
-export type PublicOdb = Omit<Odb, 'fs' | 'codec' | 'cache' | 'packBackend' | 'loose'>;
+export type PublicOdb = Omit<Odb, 'fs' | 'codec' | 'cache' | 'windows' | 'packBackend' | 'loose'>;
+
+/** pack windows kept at most by default: 2,048 windows of 4 KiB (measured: 32 MiB reads no faster on any corpus of bench/) */
+const DEFAULT_WINDOW_BYTES = 8 * 1024 * 1024;
+
+function toGitObject(obj: RawObject): GitObject {
+  return { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
+}
+
+function toHeader(h: { type: number; size: number }): ObjectHeader {
+  return { type: TYPE_NAMES[h.type] as ObjectHeader['type'], size: h.size };
+}
 
 /** @internal use openOdb; the members below marked internal are not part of the API */
 export class Odb {
@@ -113,6 +126,8 @@ export class Odb {
   readonly config: GitConfig;
   /** @internal */
   readonly cache: DeltaBaseCache;
+  /** @internal the pack windows' byte budget, shared by every pack of this database */
+  readonly windows: WindowBudget;
   readonly packBackend: PackBackend;
   readonly loose: LooseBackend;
   private readonly warnFn: (w: OdbWarning) => void;
@@ -133,6 +148,7 @@ export class Odb {
     this.codec = init.codec;
     this.config = init.config;
     this.cache = new DeltaBaseCache(init.deltaBaseCacheBytes ?? 96 * 1024 * 1024);
+    this.windows = new WindowBudget(init.packWindowBytes ?? DEFAULT_WINDOW_BYTES);
     this.warnFn = init.onWarning ?? (() => {});
     this.verifyReads = init.verifyReads ?? false;
     const ctx: PackContext = {
@@ -140,6 +156,7 @@ export class Odb {
       codec: this.codec,
       hash: this.hash,
       cache: this.cache,
+      windows: this.windows,
       resolveExternal: (oid, depth) => this.resolveExternal(oid, false, depth) as Promise<RawObject | null>,
       resolveExternalHeader: (oid, depth) => this.resolveExternal(oid, true, depth) as Promise<{ type: number; size: number } | null>,
     };
@@ -291,27 +308,78 @@ export class Odb {
     return new NotFoundError(hex);
   }
 
+  /**
+   * The hot path of read, readHeader and exists: the pack entry of `oid` when
+   * loaded tables answer at once (no promise, no I/O), else undefined and the
+   * full path (loose objects, alternates, fallbacks, refresh on a miss) runs.
+   * Reads that verify take the full path.
+   */
+  private locateNow(oid: string): Located | undefined {
+    if (this.closed || typeof oid !== 'string' || oid.length !== this.hash.hexLength) return undefined;
+    let bytes: Uint8Array;
+    try {
+      bytes = parseOid(oid.toLowerCase(), this.hash);
+    } catch {
+      return undefined;
+    }
+    return this.packBackend.locateNow(bytes);
+  }
+
   /** The object's type and content. NotFoundError when no source has it. */
-  async read(oid: string): Promise<GitObject> {
+  read(oid: string): Promise<GitObject> {
+    const loc = this.verifyReads ? undefined : this.locateNow(oid);
+    if (loc) {
+      try {
+        const r = loc.pack.readNow(loc.offset);
+        if (!(r instanceof Promise)) return Promise.resolve(toGitObject(r));
+        // a failure is read again on the full path, with its fallbacks and warnings
+        return r.then(toGitObject, () => this.readFull(oid));
+      } catch {
+        // as above
+      }
+    }
+    return this.readFull(oid);
+  }
+
+  private async readFull(oid: string): Promise<GitObject> {
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
     let obj = await this.readRaw(bytes, hex);
     if (!obj && (await this.refreshPacks())) obj = await this.readRaw(bytes, hex);
     if (!obj) throw this.missing(hex);
-    return { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
+    return toGitObject(obj);
   }
 
   /** Type and size, without inflating the object where the format allows. */
-  async readHeader(oid: string): Promise<ObjectHeader> {
+  readHeader(oid: string): Promise<ObjectHeader> {
+    const loc = this.locateNow(oid);
+    if (loc) {
+      try {
+        const r = loc.pack.readHeaderNow(loc.offset);
+        if (!(r instanceof Promise)) return Promise.resolve(toHeader(r));
+        return r.then(toHeader, () => this.readHeaderFull(oid));
+      } catch {
+        // read again on the full path
+      }
+    }
+    return this.readHeaderFull(oid);
+  }
+
+  private async readHeaderFull(oid: string): Promise<ObjectHeader> {
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
     let h = await this.readRawHeader(bytes, hex);
     if (!h && (await this.refreshPacks())) h = await this.readRawHeader(bytes, hex);
     if (!h) throw this.missing(hex);
-    return { type: TYPE_NAMES[h.type] as ObjectHeader['type'], size: h.size };
+    return toHeader(h);
   }
 
-  async exists(oid: string): Promise<boolean> {
+  exists(oid: string): Promise<boolean> {
+    if (this.locateNow(oid)) return Promise.resolve(true);
+    return this.existsFull(oid);
+  }
+
+  private async existsFull(oid: string): Promise<boolean> {
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
     if (await this.packBackend.locate(bytes)) return true;
@@ -553,6 +621,7 @@ export class Odb {
       codec: this.codec,
       hash: this.hash,
       cache: this.cache,
+      windows: this.windows,
       // verify reads no object
       resolveExternal: async () => null,
       resolveExternalHeader: async () => null,

@@ -36,6 +36,7 @@ export async function openOdb(options: OpenOdbOptions): Promise<PublicOdb> {
     config,
     onWarning: options.onWarning,
     deltaBaseCacheBytes: options.deltaBaseCacheBytes,
+    packWindowBytes: options.packWindowBytes,
     missRecheckMs: options.missRecheckMs,
     verifyReads: options.verifyReads,
   });

@@ -371,6 +371,49 @@ export class PackBackend {
   }
 
   /**
+   * `locate` for the hot path, with no I/O and no promise: the entry when the
+   * loaded layers (tip first) or the unindexed packs (the one that answered
+   * last first) have it, in locate's order; undefined whenever only `locate`
+   * can tell (nothing loaded yet, a layer still searched by positional reads,
+   * an unindexed pack whose index is not loaded, a damaged entry, a miss).
+   */
+  locateNow(oid: Uint8Array): Located | undefined {
+    if (!this.loaded) return undefined;
+    const layers = this.layers;
+    for (let k = layers.length - 1; k >= 0; k--) {
+      const layer = layers[k];
+      if (!layer.tablesLoaded) return undefined;
+      const pos = layer.findLoaded(oid);
+      if (pos < 0) continue;
+      let entry;
+      try {
+        entry = layer.entryLoaded(pos);
+      } catch {
+        return undefined;
+      }
+      const pack = this.midxPacks[layer.numPacksInBase + entry.pack];
+      return pack ? { pack, offset: entry.offset } : undefined;
+    }
+    const last = this.lastFound;
+    if (last) {
+      const idx = last.loadedIndex;
+      const pos = idx ? idx.find(oid) : -1;
+      if (pos >= 0) return { pack: last, offset: idx!.offsetAt(pos) };
+    }
+    for (const pack of this.packs) {
+      if (pack === last) continue;
+      const idx = pack.loadedIndex;
+      if (!idx) return undefined;
+      const pos = idx.find(oid);
+      if (pos >= 0) {
+        this.lastFound = pack;
+        return { pack, offset: idx.offsetAt(pos) };
+      }
+    }
+    return undefined;
+  }
+
+  /**
    * When a MIDX-located pack cannot be opened, the object may still be in an
    * unindexed pack: a search that skips the MIDX.
    */

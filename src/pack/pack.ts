@@ -14,6 +14,7 @@ import type { CachedObject, DeltaBaseCache, PackCache } from './cache.js';
 import { applyDeltaInto, checkedResultSize, deltaSizes } from './delta.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
 import { type PackIndex, readPackIndex } from './idx.js';
+import { type FileWindows, type ReadInto, WINDOW_SIZE, type WindowBudget } from './window.js';
 
 
 /** A resolved object: type 1..4 and content. */
@@ -25,6 +26,8 @@ export interface PackContext {
   readonly hash: HashInfo;
   /** the byte budget this pack's delta-base cache draws on (shared by the packs of one database) */
   readonly cache: DeltaBaseCache;
+  /** the byte budget this pack's windows draw on (shared by the packs of one database) */
+  readonly windows: WindowBudget;
   /**
    * A REF_DELTA base that is not in this pack (thin packs; another pack or a
    * loose object). `depth` is how many such bases this one read has resolved,
@@ -72,6 +75,46 @@ function sync<T>(x: T | Promise<T>): x is T {
   return !(x instanceof Promise);
 }
 
+/**
+ * A read as steps that wait only where they must: a generator that yields a
+ * promise when it needs I/O that did not complete at once (opening the pack,
+ * a read on a file without synchronous reads, a REF_DELTA base in another
+ * pack) and is handed its value back. On synchronous files with the pack open
+ * a read runs through without yielding, and costs no promise at all.
+ */
+type Steps<T> = Generator<Promise<unknown>, T, unknown>;
+
+/** Runs `g` at once while it does not wait; from its first wait on, as a promise. */
+function runSteps<T>(g: Steps<T>): T | Promise<T> {
+  const r = g.next();
+  return r.done ? r.value : resume(g, r.value);
+}
+
+async function resume<T>(g: Steps<T>, wait: Promise<unknown>): Promise<T> {
+  for (;;) {
+    let value: unknown;
+    let failure: { err: unknown } | null = null;
+    try {
+      value = await wait;
+    } catch (err) {
+      failure = { err };
+    }
+    const r = failure ? g.throw(failure.err) : g.next(value);
+    if (r.done) return r.value;
+    wait = r.value;
+  }
+}
+
+/** `runSteps` as a promise, errors thrown at once included. */
+function stepsAsPromise<T>(make: () => Steps<T>): Promise<T> {
+  try {
+    const r = runSteps(make());
+    return r instanceof Promise ? r : Promise.resolve(r);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 export class Pack {
   readonly idxPath: string;
   readonly packPath: string;
@@ -81,6 +124,9 @@ export class Pack {
   private fileOpening: Promise<RandomAccessFile> | null = null;
   private packEnd = 0;
   private readonly cache: PackCache;
+  private readonly windows: FileWindows;
+  /** the open file's readInto, for the windows (a synchronous file's) */
+  private readInto: ReadInto | null = null;
 
   constructor(
     private readonly ctx: PackContext,
@@ -91,6 +137,7 @@ export class Pack {
     this.idxPath = join(packDir, name);
     this.packPath = join(packDir, name.replace(/\.idx$/, '.pack'));
     this.cache = ctx.cache.forPack();
+    this.windows = ctx.windows.forFile();
   }
 
   /** the index if it is loaded already */
@@ -175,30 +222,54 @@ export class Pack {
   }
 
   /**
-   * Reads `len` bytes at `at`: synchronously into the file's scratch buffer where
-   * it has one. Callers use scratch bytes before their next await (another
-   * read may overwrite them): test the result with sync() rather than await it.
+   * `len` bytes at `at`: from the pack's windows where they are held (or are
+   * read whole, for requests no longer than a window), else straight from the
+   * file, into its scratch buffer where it has one. The bytes may be a shared
+   * buffer that the next call overwrites: callers use them before asking for
+   * more (or copy), and test the result with sync() rather than await it.
    */
   private bytesAt(f: RandomAccessFile, at: number, len: number): Uint8Array | Promise<Uint8Array> {
-    return f.readScratch ? f.readScratch(at, len) : f.read(at, len);
+    if (f.readScratch) {
+      const w = this.windows;
+      if (len <= WINDOW_SIZE && w.enabled) {
+        const b = w.bytes(this.readInto ?? (this.readInto = (t, p, l) => f.readInto(t, p, l) as void), f.size, at, len);
+        if (b) return b;
+      }
+      return f.readScratch(at, len);
+    }
+    return f.read(at, len);
   }
 
   /** The inflated delta of the entry at `at` (read again on the way up a chain whose deltas were not all held). */
-  private async deltaAt(f: RandomAccessFile, idx: PackIndex, at: number): Promise<Uint8Array> {
+  private *deltaAt(f: RandomAccessFile, idx: PackIndex, at: number): Steps<Uint8Array> {
     const end = this.entryEnd(idx, at);
-    const r = this.bytesAt(f, at, end - at);
-    const bytes = sync(r) ? r : await r;
+    let bytes = this.bytesAt(f, at, end - at);
+    if (!sync(bytes)) bytes = (yield bytes) as Uint8Array;
     const h = parseEntryHeader(bytes, at, this.ctx.hash.rawLength, this.packPath);
     if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
     return this.inflate(bytes.subarray(h.headerLength), h.size, at);
+  }
+
+  /** The pack file, opened if it is not yet. */
+  private *file_(): Steps<RandomAccessFile> {
+    return this.file ?? ((yield this.open()) as RandomAccessFile);
   }
 
   /**
    * Reads and resolves the object whose entry starts at `offset`. `depth` counts
    * the REF_DELTA bases already resolved in other packs for this one read.
    */
-  async read(offset: number, depth = 0): Promise<RawObject> {
-    const f = this.file ?? (await this.open());
+  read(offset: number, depth = 0): Promise<RawObject> {
+    return stepsAsPromise(() => this.readSteps(offset, depth));
+  }
+
+  /** read(), with no promise when it completes at once (synchronous files, pack open, bases in this pack); it may throw. */
+  readNow(offset: number, depth = 0): RawObject | Promise<RawObject> {
+    return runSteps(this.readSteps(offset, depth));
+  }
+
+  private *readSteps(offset: number, depth: number): Steps<RawObject> {
+    const f = yield* this.file_();
     const idx = this.index!;
     const cache = this.cache;
     const H = this.ctx.hash.rawLength;
@@ -223,8 +294,8 @@ export class Pack {
       }
       const end = this.entryEnd(idx, at);
       const whole = held < HELD_DELTA_BYTES;
-      const r = this.bytesAt(f, at, whole ? end - at : Math.min(end - at, HEADER_PROBE + H));
-      let bytes = sync(r) ? r : await r;
+      let bytes = this.bytesAt(f, at, whole ? end - at : Math.min(end - at, HEADER_PROBE + H));
+      if (!sync(bytes)) bytes = (yield bytes) as Uint8Array;
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
       if (h.type === OBJ_OFS_DELTA || h.type === OBJ_REF_DELTA) {
@@ -248,13 +319,13 @@ export class Pack {
           at = idx.offsetAt(pos);
           continue;
         }
-        base = await this.ctx.resolveExternal(oid, depth + 1);
+        base = (yield this.ctx.resolveExternal(oid, depth + 1)) as RawObject | null;
         if (!base) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(oid)} of the entry at offset ${at} is missing`);
         break;
       }
       if (!whole) {
-        const r = this.bytesAt(f, at, end - at);
-        bytes = sync(r) ? r : await r;
+        bytes = this.bytesAt(f, at, end - at);
+        if (!sync(bytes)) bytes = (yield bytes) as Uint8Array;
       }
       base = { type: h.type, data: this.inflate(bytes.subarray(h.headerLength), h.size, at) };
       if (links.length > 0) cache.set(at, base);
@@ -269,9 +340,9 @@ export class Pack {
     for (let i = deltas.length - 1; i >= 0; i--) {
       let delta = deltas[i];
       if (!delta) {
-        // an await: another read may use the scratch buffers meanwhile
+        // it may wait: another read may use the scratch buffers meanwhile
         if (isScratch(cur)) cur = cur.slice();
-        delta = await this.deltaAt(f, idx, links[i]);
+        delta = yield* this.deltaAt(f, idx, links[i]);
       }
       deltas[i] = null;
       const size = checkedResultSize(cur, delta, this.packPath);
@@ -290,8 +361,17 @@ export class Pack {
   }
 
   /** Type and size of the object at `offset`, reading entry headers only (and the first bytes of the top delta). */
-  async readHeader(offset: number, depth = 0): Promise<{ type: number; size: number }> {
-    const f = this.file ?? (await this.open());
+  readHeader(offset: number, depth = 0): Promise<{ type: number; size: number }> {
+    return stepsAsPromise(() => this.readHeaderSteps(offset, depth));
+  }
+
+  /** readHeader(), with no promise when it completes at once; it may throw. */
+  readHeaderNow(offset: number, depth = 0): { type: number; size: number } | Promise<{ type: number; size: number }> {
+    return runSteps(this.readHeaderSteps(offset, depth));
+  }
+
+  private *readHeaderSteps(offset: number, depth: number): Steps<{ type: number; size: number }> {
+    const f = yield* this.file_();
     const idx = this.index!;
     const H = this.ctx.hash.rawLength;
     const cache = this.cache;
@@ -317,8 +397,8 @@ export class Pack {
       // bounds only: as git, the walk trusts the offsets it is given (read() checks each is an entry's start)
       if (at < 12 || at >= this.packEnd) throw new CorruptError(this.packPath, `offset ${at} is outside the pack's entries (12..${this.packEnd})`);
       const len = Math.min(this.packEnd - at, HEADER_PROBE + H);
-      const r = this.bytesAt(f, at, len);
-      const bytes = sync(r) ? r : await r;
+      let bytes = this.bytesAt(f, at, len);
+      if (!sync(bytes)) bytes = (yield bytes) as Uint8Array;
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
       if (h.type !== OBJ_OFS_DELTA && h.type !== OBJ_REF_DELTA) {
@@ -338,7 +418,8 @@ export class Pack {
         let sizes = deltaSizes(head);
         if (!sizes) {
           const end = this.entryEnd(idx, at);
-          const whole = await f.read(at, end - at);
+          let whole = f.read(at, end - at);
+          if (!sync(whole)) whole = (yield whole) as Uint8Array;
           head = this.inflate(whole.subarray(h.headerLength), h.size, at);
           sizes = deltaSizes(head);
           if (!sizes) throw new CorruptError(this.packPath, `delta at offset ${at} has no size header`);
@@ -355,7 +436,7 @@ export class Pack {
         at = idx.offsetAt(pos);
         continue;
       }
-      const ext = await this.ctx.resolveExternalHeader(oid, depth + 1);
+      const ext = (yield this.ctx.resolveExternalHeader(oid, depth + 1)) as { type: number; size: number } | null;
       if (!ext) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(oid)} of the entry at offset ${at} is missing`);
       return found(ext.type);
     }
@@ -366,6 +447,8 @@ export class Pack {
     this.file = null;
     this.fileOpening = null;
     this.cache.clear();
+    this.windows.clear();
+    this.readInto = null;
     if (f) await f.close();
   }
 }
