@@ -32,6 +32,8 @@ function parseHeader(bytes: Uint8Array, file: string): { type: number; size: num
 
 export class LooseBackend {
   readonly objectsDir: string;
+  /** objectsDir with its trailing slash ('' for '') */
+  private readonly prefix: string;
   constructor(
     private readonly fs: Fs,
     objectsDir: string,
@@ -39,10 +41,12 @@ export class LooseBackend {
     private readonly hash: HashInfo,
   ) {
     this.objectsDir = objectsDir;
+    this.prefix = objectsDir === '' ? '' : objectsDir.endsWith('/') ? objectsDir : objectsDir + '/';
   }
 
   pathOf(hex: string): string {
-    return join(this.objectsDir, hex.slice(0, 2), hex.slice(2));
+    // join()'s result, without its per-part normalising (a miss's hot path)
+    return this.prefix + hex.slice(0, 2) + '/' + hex.slice(2);
   }
 
   /**
@@ -141,6 +145,11 @@ export class LooseBackend {
       return false;
     }
     return !!st && st.isFile;
+  }
+
+  /** True when a synchronous stat says there is no loose object `hex` (false when it cannot tell). */
+  missingNow(hex: string): boolean {
+    return this.absentNow(this.pathOf(hex));
   }
 
   /**

@@ -145,6 +145,7 @@ export class Odb {
     this.objectsDir = init.objectsDir ? normalizePath(init.objectsDir) || '.' : join(init.gitdir, 'objects');
     this.packDir = join(this.objectsDir, 'pack');
     this.hash = init.hash;
+    this.oidScratch = new Uint8Array(init.hash.rawLength);
     this.codec = init.codec;
     this.config = init.config;
     this.cache = new DeltaBaseCache(init.deltaBaseCacheBytes ?? 96 * 1024 * 1024);
@@ -178,6 +179,7 @@ export class Odb {
           return { objectsDir: dir, packBackend, loose: new LooseBackend(this.fs, dir, this.codec, this.hash) };
         });
         this.loadedAlternates = stores;
+        this.alternatesRead = true;
         return stores;
       })();
     }
@@ -186,6 +188,10 @@ export class Odb {
 
   /** the alternates already read (none before the first miss) */
   private loadedAlternates: ObjectStore[] = [];
+  /** the hot path's parsed object id (see locateNow) */
+  private readonly oidScratch: Uint8Array<ArrayBuffer>;
+  /** whether loadedAlternates holds them all (objects/info/alternates was read) */
+  private alternatesRead = false;
 
   /** This repository's own store, then its alternates (read on demand). */
   private async *stores(): AsyncGenerator<ObjectStore> {
@@ -314,11 +320,12 @@ export class Odb {
    * full path (loose objects, alternates, fallbacks, refresh on a miss) runs.
    * Reads that verify take the full path.
    */
-  private locateNow(oid: string): Located | undefined {
+  private locateNow(oid: string): Located | null | undefined {
     if (this.closed || typeof oid !== 'string' || oid.length !== this.hash.hexLength) return undefined;
-    let bytes: Uint8Array;
+    // parsed into a buffer of this database's: locateNow keeps no reference to it
+    const bytes = this.oidScratch;
     try {
-      bytes = parseOid(oid.toLowerCase(), this.hash);
+      fromHex(oid, bytes);
     } catch {
       return undefined;
     }
@@ -375,8 +382,20 @@ export class Odb {
   }
 
   exists(oid: string): Promise<boolean> {
-    if (this.locateNow(oid)) return Promise.resolve(true);
+    const loc = this.locateNow(oid);
+    if (loc) return Promise.resolve(true);
+    if (loc === null && this.absentNow(oid)) return Promise.resolve(false);
     return this.existsFull(oid);
+  }
+
+  /**
+   * A miss that exists() answers with no promise: no table lists the object
+   * (the caller's locateNow), no loose file (a synchronous stat), no
+   * alternates, and the pack directory's stamp unchanged or checked this turn
+   * (the coalescing of refreshOnMiss). Anything else takes the full path.
+   */
+  private absentNow(oid: string): boolean {
+    return this.alternatesRead && this.loadedAlternates.length === 0 && this.loose.missingNow(oid.toLowerCase()) && this.packBackend.refreshOnMissNow() === false;
   }
 
   private async existsFull(oid: string): Promise<boolean> {

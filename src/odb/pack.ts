@@ -126,35 +126,14 @@ export class PackBackend {
    */
   async refreshOnMiss(): Promise<boolean> {
     if (!this.loaded) return this.refresh();
-    // coalescing: a check serves the misses that follow it in the same event-loop
-    // turn and within missRecheckMs. News of another process's write (its exit,
-    // a message) arrives as an I/O callback, in a later turn; a synchronous
-    // spawn of git in the same turn takes longer than the window.
-    if (this.checkedThisTurn && performance.now() - this.checkedAt < this.missRecheckMs) return false;
+    if (this.missCoalesced()) return false;
     const checkStart = performance.now();
     this.missChecks++;
     const paths = this.stampPaths();
     const takenAt = Date.now();
-    let stats: (FileStat | null)[];
     const statSync = this.fs.statSync;
-    if (statSync) {
-      stats = [];
-      for (const p of paths) stats.push(statSync(p));
-    } else {
-      stats = await Promise.all(paths.map((p) => this.fs.stat(p)));
-    }
-    let key = '';
-    let newest = -Infinity;
-    let coarse = true;
-    for (const st of stats) {
-      if (!st) {
-        key += '-|';
-        continue;
-      }
-      key += `${st.size}:${st.mtimeMs}|`;
-      if (st.mtimeMs > newest) newest = st.mtimeMs;
-      if (st.mtimeMs % 1000 !== 0) coarse = false;
-    }
+    const stats = statSync ? paths.map((p) => statSync(p)) : await Promise.all(paths.map((p) => this.fs.stat(p)));
+    const { key, newest, coarse } = stampOf(stats);
     if (key === this.trustedStamp) {
       this.checked(checkStart);
       return false;
@@ -168,6 +147,40 @@ export class PackBackend {
     this.trustedStamp = trusted ? key : '';
     if (trusted) this.checked(checkStart);
     return changed;
+  }
+
+  /**
+   * coalescing: a check serves the misses that follow it in the same event-loop
+   * turn and within missRecheckMs. News of another process's write (its exit,
+   * a message) arrives as an I/O callback, in a later turn; a synchronous
+   * spawn of git in the same turn takes longer than the window.
+   */
+  private missCoalesced(): boolean {
+    return this.checkedThisTurn && performance.now() - this.checkedAt < this.missRecheckMs;
+  }
+
+  /**
+   * refreshOnMiss with no promise, for the miss path of exists(): false when
+   * the check is coalesced or synchronous stat calls give the trusted stamp
+   * (nothing changed); undefined when only refreshOnMiss can tell (nothing
+   * loaded yet, no synchronous stat, a stamp that differs, a stat that fails).
+   */
+  refreshOnMissNow(): false | undefined {
+    if (!this.loaded) return undefined;
+    if (this.missCoalesced()) return false;
+    const statSync = this.fs.statSync;
+    if (!statSync || !this.trustedStamp) return undefined;
+    const checkStart = performance.now();
+    let stats: (FileStat | null)[];
+    try {
+      stats = this.stampPaths().map((p) => statSync(p));
+    } catch {
+      return undefined;
+    }
+    if (stampOf(stats).key !== this.trustedStamp) return undefined;
+    this.missChecks++;
+    this.checked(checkStart);
+    return false;
   }
 
   /** records a check, started at `start`, after which the loaded state was current */
@@ -373,18 +386,25 @@ export class PackBackend {
   /**
    * `locate` for the hot path, with no I/O and no promise: the entry when the
    * loaded layers (tip first) or the unindexed packs (the one that answered
-   * last first) have it, in locate's order; undefined whenever only `locate`
-   * can tell (nothing loaded yet, a layer still searched by positional reads,
-   * an unindexed pack whose index is not loaded, a damaged entry, a miss).
+   * last first) have it, in locate's order; null when every table is loaded
+   * (layers checksummed, every unindexed index read) and none lists it;
+   * undefined whenever only `locate` can tell (nothing loaded yet, a layer
+   * still searched by positional reads, an unindexed pack whose index is not
+   * loaded, a damaged entry).
    */
-  locateNow(oid: Uint8Array): Located | undefined {
+  locateNow(oid: Uint8Array): Located | null | undefined {
     if (!this.loaded) return undefined;
     const layers = this.layers;
+    let sure = true;
     for (let k = layers.length - 1; k >= 0; k--) {
       const layer = layers[k];
       if (!layer.tablesLoaded) return undefined;
       const pos = layer.findLoaded(oid);
-      if (pos < 0) continue;
+      if (pos < 0) {
+        // a miss is definite only in layers whose checksum was checked (see locate)
+        if (!this.checksummed.has(layer)) sure = false;
+        continue;
+      }
       let entry;
       try {
         entry = layer.entryLoaded(pos);
@@ -410,7 +430,7 @@ export class PackBackend {
         return { pack, offset: idx.offsetAt(pos) };
       }
     }
-    return undefined;
+    return sure ? null : undefined;
   }
 
   /**
@@ -529,4 +549,21 @@ export class PackBackend {
     }
   }
   // --- end sync lookups ---
+}
+
+/** the stamp of stat results (see refreshOnMiss): sizes and times, the newest time, and whether every time is whole seconds */
+function stampOf(stats: (FileStat | null)[]): { key: string; newest: number; coarse: boolean } {
+  let key = '';
+  let newest = -Infinity;
+  let coarse = true;
+  for (const st of stats) {
+    if (!st) {
+      key += '-|';
+      continue;
+    }
+    key += `${st.size}:${st.mtimeMs}|`;
+    if (st.mtimeMs > newest) newest = st.mtimeMs;
+    if (st.mtimeMs % 1000 !== 0) coarse = false;
+  }
+  return { key, newest, coarse };
 }
