@@ -13,7 +13,8 @@
  */
 
 import { configGet } from '../config.js';
-import { AmbiguousError, type Odb } from '../index.js';
+import { AmbiguousError } from '../errors.js';
+import type { Odb } from '../index.js';
 
 const TYPE_ORDER: Record<string, number> = { tag: 0, commit: 1, tree: 2, blob: 3 };
 

@@ -13,7 +13,8 @@
  */
 
 import { configBool } from '../config.js';
-import { AmbiguousError, NotFoundError, type Odb, type ObjectType } from '../index.js';
+import { AmbiguousError, NotFoundError } from '../errors.js';
+import type { Odb, ObjectType } from '../index.js';
 import { ambiguityReport } from './ambiguous.js';
 import { type OptionSpec, parseOptions } from './args.js';
 import { Die, UsageError } from './errors.js';

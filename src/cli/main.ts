@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openOdb } from '../index.js';
+import { openOdb } from '../odb/open.js';
 import { type OptionSpec, parseOptions } from './args.js';
 import { CAT_FILE_OPTIONS, CAT_FILE_USAGE, catFile } from './catfile.js';
 import { MAINTAIN_OPTIONS, MAINTAIN_USAGE, maintainCommand } from './maintain.js';

@@ -13,7 +13,7 @@
  */
 
 import path from 'node:path';
-import { CorruptError, InvalidArgumentError, LockError } from '../index.js';
+import { CorruptError, InvalidArgumentError, LockError } from '../errors.js';
 import type { CompactMidxOptions, VerifyOptions, WriteMidxOptions } from '../types.js';
 import { configBool } from '../config.js';
 import { type OptionSpec, parseOptions } from './args.js';

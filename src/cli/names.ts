@@ -12,7 +12,8 @@
  * tree entry names exactly.
  */
 
-import { AmbiguousError, NotFoundError, type Odb } from '../index.js';
+import { AmbiguousError, NotFoundError } from '../errors.js';
+import type { Odb } from '../index.js';
 import type { RefResolver } from './repo.js';
 
 type Reader = Pick<Odb, 'read' | 'expandOid'> & { hash: { hexLength: number } };
