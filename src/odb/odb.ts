@@ -40,7 +40,7 @@ import { compareOid, fromHex, type HashInfo, isHex, parseOid, toHex } from '../o
 import { TYPE_NAMES } from '../pack/entry.js';
 import { DeltaBaseCache } from '../pack/cache.js';
 import { WindowBudget } from '../pack/window.js';
-import type { PackContext, RawObject } from '../pack/pack.js';
+import type { Pack, PackContext, RawObject } from '../pack/pack.js';
 import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
 import { EMPTY_TREE_SHA1, type ReadableObject, type DeflatedObject, type ParsedObject, type RawObject as RawResult, type ReadObjectFormat, type ReadObjectResult, type WrappedObject, toReadObjectResult } from '../object/shapes.js';
@@ -111,6 +111,9 @@ function toGitObject(obj: RawObject): GitObject {
 function toHeader(h: { type: number; size: number }): ObjectHeader {
   return { type: TYPE_NAMES[h.type] as ObjectHeader['type'], size: h.size };
 }
+
+const readNow = (pack: Pack, offset: number) => pack.readNow(offset);
+const readHeaderNow = (pack: Pack, offset: number) => pack.readHeaderNow(offset);
 
 /** @internal use openOdb; the members below marked internal are not part of the API */
 export class Odb {
@@ -332,20 +335,27 @@ export class Odb {
     return this.packBackend.locateNow(bytes);
   }
 
-  /** The object's type and content. NotFoundError when no source has it. */
-  read(oid: string): Promise<GitObject> {
-    const loc = this.verifyReads ? undefined : this.locateNow(oid);
+  /**
+   * The hot path of read and readHeader: `step` at the entry locateNow finds,
+   * shaped; with no entry, or on any failure of the step, `full` (the path
+   * with fallbacks, warnings and the refresh on a miss).
+   */
+  private viaHotPath<R, T>(oid: string, loc: Located | null | undefined, step: (pack: Pack, offset: number) => R | Promise<R>, shape: (r: R) => T, full: (oid: string) => Promise<T>): Promise<T> {
     if (loc) {
       try {
-        const r = loc.pack.readNow(loc.offset);
-        if (!(r instanceof Promise)) return Promise.resolve(toGitObject(r));
-        // a failure is read again on the full path, with its fallbacks and warnings
-        return r.then(toGitObject, () => this.readFull(oid));
+        const r = step(loc.pack, loc.offset);
+        if (!(r instanceof Promise)) return Promise.resolve(shape(r));
+        return r.then(shape, () => full.call(this, oid));
       } catch {
-        // as above
+        // as a rejected step: the full path
       }
     }
-    return this.readFull(oid);
+    return full.call(this, oid);
+  }
+
+  /** The object's type and content. NotFoundError when no source has it. */
+  read(oid: string): Promise<GitObject> {
+    return this.viaHotPath(oid, this.verifyReads ? undefined : this.locateNow(oid), readNow, toGitObject, this.readFull);
   }
 
   private async readFull(oid: string): Promise<GitObject> {
@@ -359,17 +369,7 @@ export class Odb {
 
   /** Type and size, without inflating the object where the format allows. */
   readHeader(oid: string): Promise<ObjectHeader> {
-    const loc = this.locateNow(oid);
-    if (loc) {
-      try {
-        const r = loc.pack.readHeaderNow(loc.offset);
-        if (!(r instanceof Promise)) return Promise.resolve(toHeader(r));
-        return r.then(toHeader, () => this.readHeaderFull(oid));
-      } catch {
-        // read again on the full path
-      }
-    }
-    return this.readHeaderFull(oid);
+    return this.viaHotPath(oid, this.locateNow(oid), readHeaderNow, toHeader, this.readHeaderFull);
   }
 
   private async readHeaderFull(oid: string): Promise<ObjectHeader> {

@@ -355,11 +355,8 @@ export class PackBackend {
       break;
     }
     const last = this.lastFound;
-    if (last) {
-      const idx = last.loadedIndex;
-      const pos = idx ? idx.find(oid) : -1;
-      if (pos >= 0) return { pack: last, offset: idx!.offsetAt(pos) };
-    }
+    const again = this.inLastFound(oid);
+    if (again) return again;
     for (const pack of this.packs) {
       if (pack === last) continue;
       let idx = pack.loadedIndex;
@@ -381,6 +378,13 @@ export class PackBackend {
     }
     if (this.layers.length && (await this.checkLayerChecksums())) return this.locate(oid);
     return null;
+  }
+
+  /** the entry of `oid` in the unindexed pack that answered last, when its index is loaded and lists it */
+  private inLastFound(oid: Uint8Array): Located | null {
+    const idx = this.lastFound?.loadedIndex;
+    const pos = idx ? idx.find(oid) : -1;
+    return pos >= 0 ? { pack: this.lastFound!, offset: idx!.offsetAt(pos) } : null;
   }
 
   /**
@@ -415,11 +419,8 @@ export class PackBackend {
       return pack ? { pack, offset: entry.offset } : undefined;
     }
     const last = this.lastFound;
-    if (last) {
-      const idx = last.loadedIndex;
-      const pos = idx ? idx.find(oid) : -1;
-      if (pos >= 0) return { pack: last, offset: idx!.offsetAt(pos) };
-    }
+    const again = this.inLastFound(oid);
+    if (again) return again;
     for (const pack of this.packs) {
       if (pack === last) continue;
       const idx = pack.loadedIndex;
