@@ -130,7 +130,7 @@ describe('special fixtures', () => {
     }
     // and with the tables loaded whole
     await m.loadTables();
-    for (const o of d.objects) expect(m.offsetAt(m.find(fromHex(o.oid)) as number)).toBe(o.offset);
+    for (const o of d.objects) expect(m.offsetAt(m.findLoaded(fromHex(o.oid)))).toBe(o.offset);
     // through the odb: the pack is absent, so the layer is dropped with a warning naming it
     const warnings: Array<{ file: string; reason: string }> = [];
     const odb = await openOdb({ fs, gitdir: f.gitdir, onWarning: (w) => warnings.push(w) });

@@ -209,18 +209,16 @@ export class MidxFile {
   }
 
   /**
-   * Local position of `oid` in this layer, or -1: a number once the tables are
-   * loaded, else a promise (a positional search in the file). The hot path tests
-   * the result rather than awaiting it; code that knows the tables are loaded
-   * calls findLoaded.
+   * Local position of `oid` in this layer, or -1: from the tables when they are
+   * loaded, else by a positional search in the file. Code that knows the
+   * tables are loaded (tablesLoaded) calls findLoaded, which makes no promise.
    */
-  find(oid: Uint8Array, oidOff = 0): number | Promise<number> {
+  async find(oid: Uint8Array, oidOff = 0): Promise<number> {
+    if (this.oidl) return this.findLoaded(oid, oidOff);
     const b = oid[oidOff];
     const lo = b === 0 ? 0 : this.fanout[b - 1];
     const hi = this.fanout[b];
     if (lo >= hi) return -1;
-    const H = this.hash.rawLength;
-    if (this.oidl) return searchOid(this.oidl, 0, H, lo, hi, oid, oidOff, H);
     return this.findPositional(oid, oidOff, lo, hi);
   }
 
@@ -267,19 +265,17 @@ export class MidxFile {
     return this.decodeEntry(this.ooff, i * 8);
   }
 
-  /** Local pack-int-id and offset of local position i. Synchronous once tables are loaded. */
-  entry(i: number): { pack: number; offset: number } | Promise<{ pack: number; offset: number }> {
+  /** Local pack-int-id and offset of local position i (entryLoaded, with no promise, once tables are loaded). */
+  async entry(i: number): Promise<{ pack: number; offset: number }> {
     if (this.ooff) return this.decodeEntry(this.ooff, i * 8);
-    return (async () => {
-      const base = this.chunks.get(CHUNK_OOFF)!.offset;
-      const bytes = await this.raf.read(base + i * 8, 8);
-      const loff = this.chunks.get(CHUNK_LOFF);
-      if (loff && !this.loff) {
-        const c = await this.raf.read(loff.offset, loff.size);
-        this.loff = new DataView(c.buffer, c.byteOffset, c.byteLength);
-      }
-      return this.decodeEntry(new DataView(bytes.buffer, bytes.byteOffset, 8), 0);
-    })();
+    const base = this.chunks.get(CHUNK_OOFF)!.offset;
+    const bytes = await this.raf.read(base + i * 8, 8);
+    const loff = this.chunks.get(CHUNK_LOFF);
+    if (loff && !this.loff) {
+      const c = await this.raf.read(loff.offset, loff.size);
+      this.loff = new DataView(c.buffer, c.byteOffset, c.byteLength);
+    }
+    return this.decodeEntry(new DataView(bytes.buffer, bytes.byteOffset, 8), 0);
   }
 
   packIdAt(i: number): number {

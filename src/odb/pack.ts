@@ -42,10 +42,6 @@ export interface Located {
   offset: number;
 }
 
-function maybeSync<T>(x: T | Promise<T>): x is T {
-  return !(x instanceof Promise);
-}
-
 function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (!a || !b) return a === b;
   return a.length === b.length && compareOid(a, 0, b, 0, a.length) === 0;
@@ -338,13 +334,12 @@ export class PackBackend {
     const layers = this.layers;
     for (let k = layers.length - 1; k >= 0; k--) {
       const layer = layers[k];
-      const f = layer.find(oid);
-      const pos = maybeSync(f) ? f : await f;
+      // loaded tables answer with no promise (this runs for every lookup the hot path leaves)
+      const pos = layer.tablesLoaded ? layer.findLoaded(oid) : await layer.find(oid);
       if (pos < 0) continue;
       let entry;
       try {
-        const e = layer.entry(pos);
-        entry = maybeSync(e) ? e : await e;
+        entry = layer.tablesLoaded ? layer.entryLoaded(pos) : await layer.entry(pos);
       } catch (err) {
         // a damaged layer (pack-int-id or large offset out of range): stop using it
         await this.dropLayers(k, (err as CorruptError).reason ?? (err as Error).message);
