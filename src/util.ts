@@ -11,6 +11,11 @@ export function isPromiseLike(x: unknown): x is PromiseLike<unknown> {
   return !!x && typeof (x as { then?: unknown }).then === 'function';
 }
 
+/** Whether a value that may be a promise is already there (a synchronous answer of a T | Promise<T> step). */
+export function isReady<T>(x: T | Promise<T>): x is T {
+  return !(x instanceof Promise);
+}
+
 /** The `code` of a Node-style error (`'ENOENT'`, `'EEXIST'`, ...), or undefined. */
 export function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null | undefined)?.code;

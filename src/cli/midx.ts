@@ -21,6 +21,7 @@ import type { CommandContext } from './context.js';
 import { Die, Exit, UsageError } from './errors.js';
 import { type ProgressSink, parseGitUnsigned } from './progress.js';
 import { traceRegion } from './trace2.js';
+import { errorCode } from '../util.js';
 
 // ---------------------------------------------------------------- usage
 
@@ -120,7 +121,7 @@ function gitEnvBool(v: string | undefined): boolean {
 
 /** A bitmap git could not write (an object outside the MIDX and its bases): git's error, and nothing written. */
 function bitmapEnding(err: unknown): Error | null {
-  if ((err as { code?: string } | null)?.code === 'EBITMAPCLOSURE') return new Exit(255, ['error: could not write multi-pack bitmap']);
+  if (errorCode(err) === 'EBITMAPCLOSURE') return new Exit(255, ['error: could not write multi-pack bitmap']);
   return null;
 }
 

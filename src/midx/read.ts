@@ -23,6 +23,7 @@ import {
   parseToc,
   TOC_ENTRY_SIZE,
 } from './chunks.js';
+import { isReady } from '../util.js';
 
 /**
  * A MIDX that cannot be used. `fatal` marks the cases where git dies (bad
@@ -39,10 +40,6 @@ export class MidxLoadError extends CorruptError {
 const POSITIONAL_LOOKUPS = 16;
 /** Files up to this size are read in one go at open. */
 const SMALL_FILE = 256 * 1024;
-
-function maybeSync<T>(x: T | Promise<T>): x is T {
-  return !(x instanceof Promise);
-}
 
 export class MidxFile {
   readonly version: number;
@@ -230,7 +227,7 @@ export class MidxFile {
     const H = this.hash.rawLength;
     const base = this.chunks.get(CHUNK_OIDL)!.offset;
     const r = this.raf.read(base + lo * H, (hi - lo) * H);
-    const bucket = maybeSync(r) ? r : await r;
+    const bucket = isReady(r) ? r : await r;
     const at = searchOid(bucket, 0, H, 0, hi - lo, oid, oidOff, H);
     return at < 0 ? -1 : lo + at;
   }

@@ -15,6 +15,7 @@ import { applyDeltaInto, checkedResultSize, deltaSizes } from './delta.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
 import { type PackIndex, readPackIndex } from './idx.js';
 import { type FileWindows, type ReadInto, WINDOW_SIZE, type WindowBudget } from './window.js';
+import { isReady } from '../util.js';
 
 
 /** A resolved object: type 1..4 and content. */
@@ -69,10 +70,6 @@ function scratchFor(size: number, avoid: Uint8Array): Uint8Array {
 
 function isScratch(b: Uint8Array): boolean {
   return b.buffer === scratch[0].buffer || b.buffer === scratch[1].buffer;
-}
-
-function sync<T>(x: T | Promise<T>): x is T {
-  return !(x instanceof Promise);
 }
 
 /**
@@ -226,7 +223,7 @@ export class Pack {
    * read whole, for requests no longer than a window), else straight from the
    * file, into its scratch buffer where it has one. The bytes may be a shared
    * buffer that the next call overwrites: callers use them before asking for
-   * more (or copy), and test the result with sync() rather than await it.
+   * more (or copy), and test the result with isReady() rather than await it.
    */
   private bytesAt(f: RandomAccessFile, at: number, len: number): Uint8Array | Promise<Uint8Array> {
     if (f.readScratch) {
@@ -244,7 +241,7 @@ export class Pack {
   private *deltaAt(f: RandomAccessFile, idx: PackIndex, at: number): Steps<Uint8Array> {
     const end = this.entryEnd(idx, at);
     let bytes = this.bytesAt(f, at, end - at);
-    if (!sync(bytes)) bytes = (yield bytes) as Uint8Array;
+    if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
     const h = parseEntryHeader(bytes, at, this.ctx.hash.rawLength, this.packPath);
     if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
     return this.inflate(bytes.subarray(h.headerLength), h.size, at);
@@ -295,7 +292,7 @@ export class Pack {
       const end = this.entryEnd(idx, at);
       const whole = held < HELD_DELTA_BYTES;
       let bytes = this.bytesAt(f, at, whole ? end - at : Math.min(end - at, HEADER_PROBE + H));
-      if (!sync(bytes)) bytes = (yield bytes) as Uint8Array;
+      if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
       if (h.type === OBJ_OFS_DELTA || h.type === OBJ_REF_DELTA) {
@@ -325,7 +322,7 @@ export class Pack {
       }
       if (!whole) {
         bytes = this.bytesAt(f, at, end - at);
-        if (!sync(bytes)) bytes = (yield bytes) as Uint8Array;
+        if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
       }
       base = { type: h.type, data: this.inflate(bytes.subarray(h.headerLength), h.size, at) };
       if (links.length > 0) cache.set(at, base);
@@ -398,7 +395,7 @@ export class Pack {
       if (at < 12 || at >= this.packEnd) throw new CorruptError(this.packPath, `offset ${at} is outside the pack's entries (12..${this.packEnd})`);
       const len = Math.min(this.packEnd - at, HEADER_PROBE + H);
       let bytes = this.bytesAt(f, at, len);
-      if (!sync(bytes)) bytes = (yield bytes) as Uint8Array;
+      if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
       if (h.type !== OBJ_OFS_DELTA && h.type !== OBJ_REF_DELTA) {
@@ -419,7 +416,7 @@ export class Pack {
         if (!sizes) {
           const end = this.entryEnd(idx, at);
           let whole = f.read(at, end - at);
-          if (!sync(whole)) whole = (yield whole) as Uint8Array;
+          if (!isReady(whole)) whole = (yield whole) as Uint8Array;
           head = this.inflate(whole.subarray(h.headerLength), h.size, at);
           sizes = deltaSizes(head);
           if (!sizes) throw new CorruptError(this.packPath, `delta at offset ${at} has no size header`);

@@ -7,6 +7,7 @@
 import type { HashAlgorithm } from '../oid.js';
 import { jsDeflate, jsInflate, jsInflateExact, jsInflatePrefix } from './js.js';
 import { type Hasher, jsCrc32, jsHasher } from './stream-hash.js';
+import { errorCode } from '../util.js';
 
 export type { Hasher } from './stream-hash.js';
 
@@ -124,7 +125,7 @@ async function nodeCodec(): Promise<Codec | null> {
           // one byte over `size`: a longer stream stops there instead of inflating whole
           whole = zlib.inflateSync(data, { maxOutputLength: size + 1 });
         } catch (err) {
-          if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`stream inflates to more than ${size} bytes`);
+          if (errorCode(err) === 'ERR_BUFFER_TOO_LARGE') throw new Error(`stream inflates to more than ${size} bytes`);
           throw err;
         }
         return checkSize(toU8(whole), size);
