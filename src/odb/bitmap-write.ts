@@ -29,10 +29,10 @@ import { MIDX_DIR } from '../midx/chain.js';
 import type { MidxFile } from '../midx/read.js';
 import { type LayerBitmap, parseLayerBitmap } from '../midx/bitmap/read.js';
 import { compareOid, fromHex, isHex, toHex } from '../oid.js';
-import type { Odb } from './odb.js';
 import { readPackIndex } from '../pack/idx.js';
 import { reverseIndex } from './reach.js';
 import { listRefs } from './refs.js';
+import type { WriterContext } from './write-job.js';
 
 export class BitmapClosureError extends MidxOdbError {
   override readonly code = 'EBITMAPCLOSURE';
@@ -67,17 +67,17 @@ export interface LayerBitmapInput {
  * or else one pack's (the newest pack with a loadable `.bitmap`); 0 for objects
  * it does not hold, and for all when there is none.
  */
-async function oldNameHashes(odb: Odb, input: LayerBitmapInput): Promise<((oid: Uint8Array) => number) | null> {
-  const H = odb.hash.rawLength;
+async function oldNameHashes(cx: WriterContext, input: LayerBitmapInput): Promise<((oid: Uint8Array) => number) | null> {
+  const H = cx.hash.rawLength;
   if (input.oldLayers.length) {
-    const dir = input.oldInChain ? join(odb.packDir, MIDX_DIR) : odb.packDir;
+    const dir = input.oldInChain ? join(cx.packDir, MIDX_DIR) : cx.packDir;
     const loaded: Array<{ layer: MidxFile; bitmap: LayerBitmap }> = [];
     for (const layer of input.oldLayers) {
-      const bytes = await odb.fs.tryReadFile(join(dir, `multi-pack-index-${layer.checksumHex}.bitmap`));
+      const bytes = await cx.fs.tryReadFile(join(dir, `multi-pack-index-${layer.checksumHex}.bitmap`));
       if (!bytes) break;
       try {
-        const bitmap = parseLayerBitmap(dir, bytes, odb.hash, layer.checksum, layer.numObjectsInBase, layer.numObjects);
-        if (!(await reverseIndex(odb, layer, dir, H))) break;
+        const bitmap = parseLayerBitmap(dir, bytes, cx.hash, layer.checksum, layer.numObjectsInBase, layer.numObjects);
+        if (!(await reverseIndex(cx, layer, dir, H))) break;
         await layer.loadTables();
         loaded.push({ layer, bitmap });
       } catch (err) {
@@ -96,21 +96,21 @@ async function oldNameHashes(odb: Odb, input: LayerBitmapInput): Promise<((oid: 
     }
   }
   // a pack bitmap: packs newest first (git's sort_pack), the first whose .bitmap loads
-  const names = (await odb.fs.readdir(odb.packDir)) ?? [];
+  const names = (await cx.fs.readdir(cx.packDir)) ?? [];
   const packs: Array<{ stem: string; mtime: number }> = [];
   for (const n of names) {
     if (!n.endsWith('.bitmap') || n.startsWith('multi-pack-index')) continue;
     const stem = n.slice(0, -'.bitmap'.length);
-    const st = await odb.fs.stat(join(odb.packDir, `${stem}.pack`));
+    const st = await cx.fs.stat(join(cx.packDir, `${stem}.pack`));
     if (st && st.isFile) packs.push({ stem, mtime: Math.floor(st.mtimeMs / 1000) });
   }
   packs.sort((a, b) => b.mtime - a.mtime);
   for (const { stem } of packs) {
     try {
-      const idxPath = join(odb.packDir, `${stem}.idx`);
-      const idx = await readPackIndex(odb.fs, idxPath, odb.hash);
-      const bytes = await odb.fs.readFile(join(odb.packDir, `${stem}.bitmap`));
-      const bitmap = parseLayerBitmap(stem, bytes, odb.hash, null, 0, idx.count);
+      const idxPath = join(cx.packDir, `${stem}.idx`);
+      const idx = await readPackIndex(cx.fs, idxPath, cx.hash);
+      const bytes = await cx.fs.readFile(join(cx.packDir, `${stem}.bitmap`));
+      const bitmap = parseLayerBitmap(stem, bytes, cx.hash, null, 0, idx.count);
       return (oid) => {
         const p = idx.find(oid);
         return p >= 0 ? bitmap.nameHash(p) : 0;
@@ -193,12 +193,12 @@ class CommitQueue {
 }
 
 /** Slots of the base layers' objects: chain lookup, then each layer's RIDX inverted. */
-async function baseSlots(odb: Odb, base: MidxFile | null, inChain: boolean): Promise<(oid: Uint8Array) => number> {
+async function baseSlots(cx: WriterContext, base: MidxFile | null, inChain: boolean): Promise<(oid: Uint8Array) => number> {
   const layers: Array<{ layer: MidxFile; slotOf: Uint32Array }> = [];
-  const dir = inChain ? join(odb.packDir, MIDX_DIR) : odb.packDir;
+  const dir = inChain ? join(cx.packDir, MIDX_DIR) : cx.packDir;
   for (let l = base; l; l = l.base) {
     await l.loadTables();
-    const ridx = await reverseIndex(odb, l, dir, odb.hash.rawLength);
+    const ridx = await reverseIndex(cx, l, dir, cx.hash.rawLength);
     if (!ridx) throw new CorruptError(l.file, `could not load reverse index for MIDX ${l.checksumHex}`);
     const slotOf = new Uint32Array(l.numObjects);
     ridx.forEach((pos, j) => (slotOf[pos - l.numObjectsInBase] = l.numObjectsInBase + j));
@@ -214,9 +214,9 @@ async function baseSlots(odb: Odb, base: MidxFile | null, inChain: boolean): Pro
 }
 
 /** The bytes of the new layer's `.bitmap`. */
-export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promise<Uint8Array> {
-  const H = odb.hash.rawLength;
-  const hexLen = odb.hash.hexLength;
+export async function buildLayerBitmap(cx: WriterContext, input: LayerBitmapInput): Promise<Uint8Array> {
+  const H = cx.hash.rawLength;
+  const hexLen = cx.hash.hexLength;
   const n = input.order.length;
   const baseObjects = input.base ? input.base.numObjectsInBase + input.base.numObjects : 0;
   const total = baseObjects + n;
@@ -234,7 +234,7 @@ export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promi
     }
     return -1;
   };
-  const inBase = await baseSlots(odb, input.base, input.baseInChain);
+  const inBase = await baseSlots(cx, input.base, input.baseInChain);
   const scratch = new Uint8Array(H);
   const slotOf = (hex: string): number => {
     fromHex(hex, scratch);
@@ -246,7 +246,7 @@ export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promi
   const slotTypes = new Uint8Array(n);
   for (let j = 0; j < n; j++) {
     const lex = input.order[j];
-    const h = await odb.readHeader(toHex(input.oids, lex * H, H));
+    const h = await cx.readHeader(toHex(input.oids, lex * H, H));
     slotTypes[j] = TYPES[h.type];
   }
 
@@ -255,7 +255,7 @@ export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promi
   const commitOf = async (hex: string): Promise<CommitInfo> => {
     let c = commits.get(hex);
     if (!c) {
-      const obj = await odb.read(hex);
+      const obj = await cx.read(hex);
       if (obj.type !== 'commit') throw new CorruptError(hex, `object ${hex} is a ${obj.type}, not a commit`);
       c = parseCommit(hex, obj.data, hexLen);
       commits.set(hex, c);
@@ -267,7 +267,7 @@ export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promi
   /** peels tags; null for anything that is not (or does not lead to) a commit */
   const peel = async (hex: string): Promise<string | null> => {
     for (let depth = 0; depth < 100; depth++) {
-      const obj = await odb.read(hex);
+      const obj = await cx.read(hex);
       if (obj.type === 'commit') {
         commits.set(hex, commits.get(hex) ?? parseCommit(hex, obj.data, hexLen));
         return hex;
@@ -280,7 +280,7 @@ export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promi
     return null;
   };
   if (input.refsSnapshot !== undefined) {
-    const text = DEC.decode(await odb.fs.readFile(input.refsSnapshot));
+    const text = DEC.decode(await cx.fs.readFile(input.refsSnapshot));
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
     for (const raw of lines) {
@@ -289,15 +289,15 @@ export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promi
       const hex = (preferred ? line.slice(1) : line).toLowerCase();
       if (hex.length < hexLen || !isHex(hex.slice(0, hexLen))) throw new CorruptError(input.refsSnapshot, `could not parse line: ${line}`);
       if (hex.length !== hexLen) throw new CorruptError(input.refsSnapshot, `malformed line: ${line}`);
-      const obj = await odb.read(hex);
+      const obj = await cx.read(hex);
       // the flag goes on the object named: a tag line's commit is not itself preferred
       if (preferred && obj.type === 'commit') preferredCommits.add(hex);
       const c = await peel(hex);
       if (c) pending.push({ oid: c, preferred });
     }
   } else {
-    const tips = odb.config.get('pack.preferbitmaptips') ?? [];
-    const refs = await listRefs(odb, (name) => odb.warn({ file: join(odb.gitdir, name), reason: `symbolic ref is dangling: ${name}` }));
+    const tips = cx.config.get('pack.preferbitmaptips') ?? [];
+    const refs = await listRefs(cx, (name) => cx.warn({ file: join(cx.gitdir, name), reason: `symbolic ref is dangling: ${name}` }));
     for (const ref of refs) {
       const c = await peel(ref.oid);
       if (!c) continue;
@@ -343,7 +343,7 @@ export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promi
   const requireSlot = (hex: string): number => {
     const s = slotOf(hex);
     if (s < 0) {
-      odb.warn({ file: odb.packDir, reason: `Failed to write bitmap index. Packfile doesn't have full closure (object ${hex} is missing)` });
+      cx.warn({ file: cx.packDir, reason: `Failed to write bitmap index. Packfile doesn't have full closure (object ${hex} is missing)` });
       throw new BitmapClosureError(hex);
     }
     return s;
@@ -351,7 +351,7 @@ export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promi
   const kidsOf = async (treeHex: string, slot: number) => {
     let kids = treeKids.get(slot);
     if (kids) return kids;
-    const d = (await odb.read(treeHex)).data;
+    const d = (await cx.read(treeHex)).data;
     const blobs: number[] = [];
     const trees: Array<[string, number]> = [];
     for (let at = 0; at < d.length; ) {
@@ -409,10 +409,10 @@ export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promi
     positions.push(baseObjects + lexOf(scratch));
   }
 
-  const hashCache = configBool(odb.config, 'pack.writeBitmapHashCache', !input.compact);
+  const hashCache = configBool(cx.config, 'pack.writeBitmapHashCache', !input.compact);
   let nameHashes: Uint32Array | undefined;
   if (hashCache) {
-    const lookup = await oldNameHashes(odb, input);
+    const lookup = await oldNameHashes(cx, input);
     if (lookup) {
       nameHashes = new Uint32Array(n);
       for (let i = 0; i < n; i++) nameHashes[i] = lookup(input.oids.subarray(i * H, i * H + H));
@@ -421,16 +421,16 @@ export async function buildLayerBitmap(odb: Odb, input: LayerBitmapInput): Promi
 
   return buildBitmapFile(
     {
-      hash: odb.hash,
+      hash: cx.hash,
       checksum: input.checksum,
       baseObjects,
       slotTypes,
       commits: bitmaps.map((bitmap, i) => ({ commitPos: positions[i], bitmap })),
       hashCache,
       nameHashes,
-      lookupTable: configBool(odb.config, 'pack.writeBitmapLookupTable', false),
+      lookupTable: configBool(cx.config, 'pack.writeBitmapLookupTable', false),
     },
-    (b) => odb.codec.hash(odb.hash.algorithm, b),
+    (b) => cx.codec.hash(cx.hash.algorithm, b),
   );
 }
 

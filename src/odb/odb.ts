@@ -41,6 +41,7 @@ import { TYPE_NAMES } from '../pack/entry.js';
 import { DeltaBaseCache } from '../pack/cache.js';
 import { WindowBudget } from '../pack/window.js';
 import type { Pack, PackContext, RawObject } from '../pack/pack.js';
+import type { MidxFile } from '../midx/read.js';
 import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
 import { EMPTY_TREE_SHA1, type ReadableObject, type DeflatedObject, type ParsedObject, type RawObject as RawResult, type ReadObjectFormat, type ReadObjectResult, type WrappedObject, toReadObjectResult } from '../object/shapes.js';
@@ -99,7 +100,7 @@ interface ObjectStore {
  * members only the package's own modules use (its fs client, codec, caches and
  * backends).
  */
-export type PublicOdb = Omit<Odb, 'fs' | 'codec' | 'cache' | 'windows' | 'packBackend' | 'loose'>;
+export type PublicOdb = Omit<Odb, 'fs' | 'codec' | 'cache' | 'windows' | 'packBackend' | 'loose' | 'openLayers'>;
 
 /** pack windows kept at most by default: 2,048 windows of 4 KiB (measured: 32 MiB reads no faster on any corpus of bench/) */
 const DEFAULT_WINDOW_BYTES = 8 * 1024 * 1024;
@@ -650,6 +651,11 @@ export class Odb {
     return verifyMidx({ fs: this.fs, packDir: this.packDir, hash: this.hash, codec: this.codec, packContext }, { ...options, progress: progressWith(options ?? {}, gate) });
   }
   // --- end verify ---
+
+  /** @internal the MIDX layers loaded, root first (the writer borrows them: see WriterContext) */
+  openLayers(): readonly MidxFile[] {
+    return this.packBackend.layers;
+  }
 
   // --- writing (src/odb/write.ts) ---
   /**

@@ -22,6 +22,7 @@ import { MIDX_DIR } from '../midx/chain.js';
 import { CHUNK_RIDX } from '../midx/chunks.js';
 import type { MidxFile } from '../midx/read.js';
 import { fromHex, isHex, toHex } from '../oid.js';
+import type { Fs } from '../io/fs.js';
 import type { Odb } from './odb.js';
 
 export interface ReachOptions {
@@ -99,7 +100,7 @@ async function loadChainBitmap(odb: Odb): Promise<ChainBitmap | null> {
 }
 
 /** A layer's RIDX as global positions: the chunk, else its `.rev` file (local positions), else null. */
-export async function reverseIndex(odb: Odb, layer: MidxFile, dir: string, H: number): Promise<Uint32Array | null> {
+export async function reverseIndex(odb: { fs: Fs }, layer: MidxFile, dir: string, H: number): Promise<Uint32Array | null> {
   const n = layer.numObjects;
   const base = layer.numObjectsInBase;
   const chunk = layer.chunks.get(CHUNK_RIDX);

@@ -8,16 +8,20 @@
 
 import { join } from '../io/fs.js';
 import { compareBytewise, isHex } from '../oid.js';
-import type { Odb } from './odb.js';
+import type { Fs } from '../io/fs.js';
+import type { HashInfo } from '../oid.js';
 
 export interface RefEntry {
   name: string;
   oid: string;
 }
 
+/** what reading refs needs of a database */
+type RefSource = { fs: Fs; gitdir: string; hash: HashInfo };
+
 const DEC = new TextDecoder('latin1');
 
-async function looseRefs(odb: Odb, dir: string, prefix: string, out: Map<string, string>): Promise<void> {
+async function looseRefs(odb: RefSource, dir: string, prefix: string, out: Map<string, string>): Promise<void> {
   const names = await odb.fs.readdir(dir);
   if (!names) return;
   for (const n of names) {
@@ -33,7 +37,7 @@ async function looseRefs(odb: Odb, dir: string, prefix: string, out: Map<string,
 }
 
 /** Every ref under refs/, sorted by name; `onDangling` hears of symbolic refs that lead nowhere. */
-export async function listRefs(odb: Odb, onDangling?: (name: string) => void): Promise<RefEntry[]> {
+export async function listRefs(odb: RefSource, onDangling?: (name: string) => void): Promise<RefEntry[]> {
   const hexLen = odb.hash.hexLength;
   const raw = new Map<string, string>();
   const packed = await odb.fs.tryReadFile(join(odb.gitdir, 'packed-refs'));

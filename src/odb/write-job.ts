@@ -14,9 +14,36 @@ import { CHUNK_RIDX } from '../midx/chunks.js';
 import type { MidxFile } from '../midx/read.js';
 import { compareOid, toHex } from '../oid.js';
 import { PackIndex } from '../pack/idx.js';
-import type { CompactMidxOptions, Progress, WriteMidxOptions } from '../types.js';
-import type { Odb } from './odb.js';
+import type { CompactMidxOptions, GitObject, ObjectHeader, Progress, WriteMidxOptions } from '../types.js';
+import type { GitConfig } from '../config.js';
+import type { Fs } from '../io/fs.js';
+import type { HashInfo } from '../oid.js';
+import type { Codec } from '../zlib/index.js';
 import { AbortGate, progressWith } from '../progress.js';
+
+/**
+ * What a MIDX write needs of the database it writes for, and all it sees of
+ * it: the files (fs, gitdir, packDir), the hash and codec, the config, where
+ * warnings go, the MIDX layers the database has open (borrowed rather than
+ * opened again), objects and headers for the reachability walk of a bitmap,
+ * and the refresh that follows a write. Every step of the writer (job, plan,
+ * commit, bitmap) takes this one context.
+ */
+export interface WriterContext {
+  readonly fs: Fs;
+  readonly gitdir: string;
+  readonly packDir: string;
+  readonly hash: HashInfo;
+  readonly codec: Codec;
+  readonly config: GitConfig;
+  warn(w: { file: string; reason: string }): void;
+  /** the MIDX layers the database has open, root first */
+  openLayers(): readonly MidxFile[];
+  read(oid: string): Promise<GitObject>;
+  readHeader(oid: string): Promise<ObjectHeader>;
+  /** after a write: the database sees the new files */
+  refresh(): Promise<boolean>;
+}
 
 export const MIDX_PREFIX = 'multi-pack-index-';
 const BITMAP_SIGNATURE = 0x4249544d; // "BITM"
@@ -102,9 +129,9 @@ export class Paths {
 
 // ---------------------------------------------------------------- options
 
-function parseVersion(odb: Odb, given: number | undefined, fallback: number): number {
+function parseVersion(cx: WriterContext, given: number | undefined, fallback: number): number {
   if (given !== undefined) return given;
-  const v = configGet(odb.config, 'midx.version');
+  const v = configGet(cx.config, 'midx.version');
   if (v === undefined) return fallback;
   const n = Number(v.trim());
   if (!Number.isInteger(n)) throw new InvalidArgumentError(`bad numeric config value '${v}' for 'midx.version'`);
@@ -122,7 +149,7 @@ function progressOf(o: WriteMidxOptions | CompactMidxOptions): { progress?: Prog
   return { progress: progressWith(o, gate), gate };
 }
 
-export function writeJob(odb: Odb, o: WriteMidxOptions): Job {
+export function writeJob(cx: WriterContext, o: WriteMidxOptions): Job {
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError('writeMidx: options must be an object');
   const incremental = !!o.incremental;
   const writeChainFile = o.writeChainFile ?? true;
@@ -140,7 +167,7 @@ export function writeJob(odb: Odb, o: WriteMidxOptions): Job {
     refsSnapshot: o.refsSnapshot,
     writeRev: !!o.writeRev,
     preferredPack: o.preferredPack,
-    version: parseVersion(odb, o.version, 1),
+    version: parseVersion(cx, o.version, 1),
     writeChainFile,
     base: o.base,
     stdinPacks: o.stdinPacks ? new Set(o.stdinPacks) : undefined,
@@ -148,7 +175,7 @@ export function writeJob(odb: Odb, o: WriteMidxOptions): Job {
   };
 }
 
-export function compactJob(odb: Odb, o: CompactMidxOptions): Job {
+export function compactJob(cx: WriterContext, o: CompactMidxOptions): Job {
   if (o === null || typeof o !== 'object' || typeof o.from !== 'string' || typeof o.to !== 'string') {
     throw new InvalidArgumentError('compactMidx: `from` and `to` (layer checksums) are required');
   }
@@ -162,7 +189,7 @@ export function compactJob(odb: Odb, o: CompactMidxOptions): Job {
     bitmap: !!o.bitmap,
     refsSnapshot: o.refsSnapshot,
     writeRev: !!o.writeRev,
-    version: parseVersion(odb, o.version, 2),
+    version: parseVersion(cx, o.version, 2),
     writeChainFile,
     base: o.base,
     from: o.from,
@@ -173,19 +200,19 @@ export function compactJob(odb: Odb, o: CompactMidxOptions): Job {
 
 // ---------------------------------------------------------------- loading
 
-export async function loadState(odb: Odb): Promise<State> {
+export async function loadState(cx: WriterContext): Promise<State> {
   // chain layers are named by their checksum, so a layer file the database
   // already has open is the same bytes: borrow it rather than open every layer
   // again (appending to a chain of hundreds of layers stays as cheap as to one)
-  const open = new Map(odb.packBackend.layers.map((l) => [l.file, l]));
+  const open = new Map(cx.openLayers().map((l) => [l.file, l]));
   const borrowed = new Set<MidxFile>();
-  const loaded = await loadMidx(odb.fs, odb.packDir, odb.hash, (w) => odb.warn(w), (path) => {
+  const loaded = await loadMidx(cx.fs, cx.packDir, cx.hash, (w) => cx.warn(w), (path) => {
     const l = path.endsWith('.midx') ? open.get(path) : undefined;
     if (l) borrowed.add(l);
     return l;
   });
   const tip = loaded.layers.length ? loaded.layers[loaded.layers.length - 1] : null;
-  return { source: loaded.source, layers: loaded.layers, tip, tipValid: tip ? await checksumValid(odb, tip) : false, borrowed };
+  return { source: loaded.source, layers: loaded.layers, tip, tipValid: tip ? await checksumValid(cx, tip) : false, borrowed };
 }
 
 export async function closeState(state: State): Promise<void> {
@@ -199,14 +226,14 @@ export async function closeState(state: State): Promise<void> {
   }
 }
 
-function checksumValid(odb: Odb, layer: MidxFile): Promise<boolean> {
-  return layer.checksumMatches(odb.codec);
+function checksumValid(cx: WriterContext, layer: MidxFile): Promise<boolean> {
+  return layer.checksumMatches(cx.codec);
 }
 
 /** What identifies the current MIDX: the non-incremental file's size and trailer, and the chain file's bytes. */
-export async function fingerprint(odb: Odb, paths: Paths): Promise<string> {
-  const chain = chainFingerprint(await readChainFile(odb.fs, paths.chain));
-  return `${await midxFileStamp(odb.fs, paths.midx, odb.hash.rawLength)}|${chain ? toHex(chain) : '-'}`;
+export async function fingerprint(cx: WriterContext, paths: Paths): Promise<string> {
+  const chain = chainFingerprint(await readChainFile(cx.fs, paths.chain));
+  return `${await midxFileStamp(cx.fs, paths.midx, cx.hash.rawLength)}|${chain ? toHex(chain) : '-'}`;
 }
 
 /** Every layer from `layer` down to the root. */
@@ -221,8 +248,8 @@ export function packNamesOf(layer: MidxFile | null): Set<string> {
 }
 
 /** git's load_midx_revindex: a RIDX chunk of the right size, else a valid `.rev` file. */
-export async function reverseIndexLoadable(odb: Odb, paths: Paths, state: State, layer: MidxFile): Promise<boolean> {
-  return (await firstPseudoPackSlot(odb, paths, state, layer)) !== undefined;
+export async function reverseIndexLoadable(cx: WriterContext, paths: Paths, state: State, layer: MidxFile): Promise<boolean> {
+  return (await firstPseudoPackSlot(cx, paths, state, layer)) !== undefined;
 }
 
 /**
@@ -230,7 +257,7 @@ export async function reverseIndexLoadable(odb: Odb, paths: Paths, state: State,
  * from the RIDX chunk or the layer's `.rev` file; undefined when neither
  * loads, null when the reverse index loads but is empty.
  */
-export async function firstPseudoPackSlot(odb: Odb, paths: Paths, state: State, layer: MidxFile): Promise<number | null | undefined> {
+export async function firstPseudoPackSlot(cx: WriterContext, paths: Paths, state: State, layer: MidxFile): Promise<number | null | undefined> {
   const ridx = layer.chunks.get(CHUNK_RIDX);
   if (ridx) {
     if (ridx.size === 4 * layer.numObjects) {
@@ -238,13 +265,13 @@ export async function firstPseudoPackSlot(odb: Odb, paths: Paths, state: State, 
       const b = await layer.readChunk(CHUNK_RIDX);
       return new DataView(b!.buffer, b!.byteOffset, 4).getUint32(0);
     }
-    odb.warn({ file: layer.file, reason: 'multi-pack-index reverse-index chunk is the wrong size' });
+    cx.warn({ file: layer.file, reason: 'multi-pack-index reverse-index chunk is the wrong size' });
   }
-  const H = odb.hash.rawLength;
+  const H = cx.hash.rawLength;
   const path = paths.file(layer.checksumHex, 'rev', state.source === 'chain');
   let f;
   try {
-    f = await odb.fs.open(path);
+    f = await cx.fs.open(path);
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -263,12 +290,12 @@ export async function firstPseudoPackSlot(odb: Odb, paths: Paths, state: State, 
 }
 
 /** A loadable MIDX bitmap for every layer: `BITM`, version 1, and the layer's checksum in the header. */
-export async function bitmapLoadable(odb: Odb, paths: Paths, state: State): Promise<boolean> {
-  const H = odb.hash.rawLength;
+export async function bitmapLoadable(cx: WriterContext, paths: Paths, state: State): Promise<boolean> {
+  const H = cx.hash.rawLength;
   for (const layer of state.layers) {
     let f;
     try {
-      f = await odb.fs.open(paths.file(layer.checksumHex, 'bitmap', state.source === 'chain'));
+      f = await cx.fs.open(paths.file(layer.checksumHex, 'bitmap', state.source === 'chain'));
     } catch (err) {
       if (isNotFound(err)) return false;
       throw err;
@@ -287,15 +314,15 @@ export async function bitmapLoadable(odb: Odb, paths: Paths, state: State): Prom
 }
 
 /** Removes the files of `dir` named `multi-pack-index-*` ending in one of `exts`, except those `keep` names. */
-export async function clearFiles(odb: Odb, dir: string, exts: string[], keep: (name: string) => boolean): Promise<void> {
-  const names = await odb.fs.readdir(dir);
+export async function clearFiles(cx: WriterContext, dir: string, exts: string[], keep: (name: string) => boolean): Promise<void> {
+  const names = await cx.fs.readdir(dir);
   if (!names) return;
   for (const n of names) {
     if (!n.startsWith(MIDX_PREFIX) || !exts.some((ext) => n.endsWith(ext)) || keep(n)) continue;
     try {
-      await odb.fs.remove(join(dir, n));
+      await cx.fs.remove(join(dir, n));
     } catch (err) {
-      odb.warn({ file: join(dir, n), reason: `failed to remove ${join(dir, n)}: ${(err as Error).message}` });
+      cx.warn({ file: join(dir, n), reason: `failed to remove ${join(dir, n)}: ${(err as Error).message}` });
     }
   }
 }

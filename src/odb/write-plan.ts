@@ -14,9 +14,8 @@ import { compactionPackOrder, compareIdxOrPackName, type CompactionLayer, defaul
 import { buildMidx, pseudoPackOrder } from '../midx/write.js';
 import { compareBytewise, compareOid, toHex } from '../oid.js';
 import { type PackIndex, readPackIndex } from '../pack/idx.js';
-import type { Odb } from './odb.js';
 import { buildLayerBitmap } from './bitmap-write.js';
-import { bitmapLoadable, chainOf, checkVersion, clearFiles, type Collected, firstPseudoPackSlot, type Job, packNamesOf, Paths, type Plan, reverseIndexLoadable, type State } from './write-job.js';
+import { bitmapLoadable, chainOf, checkVersion, clearFiles, type Collected, firstPseudoPackSlot, type Job, packNamesOf, Paths, type Plan, reverseIndexLoadable, type State, type WriterContext } from './write-job.js';
 
 // ---------------------------------------------------------------- planning
 
@@ -75,18 +74,18 @@ function packPath(packDir: string, idxName: string): string {
   return join(packDir, idxName.replace(/\.idx$/, '.pack'));
 }
 
-async function loadIndex(odb: Odb, c: Collected): Promise<PackIndex> {
+async function loadIndex(cx: WriterContext, c: Collected): Promise<PackIndex> {
   if (!c.index) {
-    const path = join(odb.packDir, c.name);
-    c.index = await readPackIndex(odb.fs, path, odb.hash);
+    const path = join(cx.packDir, c.name);
+    c.index = await readPackIndex(cx.fs, path, cx.hash);
   }
   return c.index;
 }
 
 /** A carried-over pack: its `.pack` must be there (git's prepare_midx_pack, else `could not load pack %d`). */
-async function carriedPack(odb: Odb, name: string, id: number): Promise<Collected> {
-  const st = await packStat(odb.fs, packPath(odb.packDir, name));
-  if (!st) throw new CorruptError(packPath(odb.packDir, name), `could not load pack ${id}`);
+async function carriedPack(cx: WriterContext, name: string, id: number): Promise<Collected> {
+  const st = await packStat(cx.fs, packPath(cx.packDir, name));
+  if (!st) throw new CorruptError(packPath(cx.packDir, name), `could not load pack ${id}`);
   return { name, id, mtime: st.mtime, index: null };
 }
 
@@ -182,7 +181,7 @@ class BaseLookup {
 
 /** What the planning steps share: the job, the loaded state, and what earlier steps decided. */
 interface Planning {
-  odb: Odb;
+  cx: WriterContext;
   job: Job;
   state: State;
   paths: Paths;
@@ -207,11 +206,11 @@ interface Planning {
  * there is nothing to write (up to date, or no new packs for a layer). Each
  * step below is one of the spec's.
  */
-export async function makePlan(odb: Odb, job: Job, state: State, paths: Paths): Promise<Plan | null> {
+export async function makePlan(cx: WriterContext, job: Job, state: State, paths: Paths): Promise<Plan | null> {
   const p: Planning = {
-    odb, job, state, paths,
-    H: odb.hash.rawLength,
-    warn: (file, reason) => odb.warn({ file, reason }),
+    cx, job, state, paths,
+    H: cx.hash.rawLength,
+    warn: (file, reason) => cx.warn({ file, reason }),
     from: null, to: null, reuse: null, base: null, drop: null,
     collected: [], carriedCount: 0,
   };
@@ -261,10 +260,10 @@ async function existingMidx(p: Planning): Promise<boolean> {
 
 /** 4.4: the packs: carried over from the MIDX being rewritten, the compacted layers', or the directory's new ones. */
 async function collectPacks(p: Planning): Promise<void> {
-  const { odb, job, state, paths, reuse, drop, collected } = p;
+  const { cx, job, state, paths, reuse, drop, collected } = p;
   if (job.incremental && job.bitmap) {
     for (const l of chainOf(p.base)) {
-      if (!(await reverseIndexLoadable(odb, paths, state, l))) throw new InvalidArgumentError(`could not load reverse index for MIDX ${l.checksumHex}`);
+      if (!(await reverseIndexLoadable(cx, paths, state, l))) throw new InvalidArgumentError(`could not load reverse index for MIDX ${l.checksumHex}`);
     }
   }
   /** the id of the next pack found in the directory: after every carried-over id, expired ones included */
@@ -274,7 +273,7 @@ async function collectPacks(p: Planning): Promise<void> {
       for (let i = 0; i < l.numPacks; i++) {
         nextId = Math.max(nextId, l.numPacksInBase + i + 1);
         if (drop?.has(l.packNames[i])) continue;
-        collected.push(await carriedPack(odb, l.packNames[i], l.numPacksInBase + i));
+        collected.push(await carriedPack(cx, l.packNames[i], l.numPacksInBase + i));
       }
     }
   }
@@ -286,31 +285,31 @@ async function collectPacks(p: Planning): Promise<void> {
     const layers: CompactionLayer[] = [];
     for (const l of range) {
       const cl: CompactionLayer = { numPacksInBase: l.numPacksInBase, numPacks: l.numPacks };
-      if (job.bitmap) cl.preferredPack = await layerPreferredPack(odb, paths, state, l);
+      if (job.bitmap) cl.preferredPack = await layerPreferredPack(cx, paths, state, l);
       layers.push(cl);
     }
     const globalNames = (id: number) => {
       for (const l of range) if (id >= l.numPacksInBase && id < l.numPacksInBase + l.numPacks) return l.packNames[id - l.numPacksInBase];
       throw new CorruptError(to!.file, `bad pack-int-id: ${id}`);
     };
-    for (const id of compactionPackOrder(layers, job.bitmap)) collected.push(await carriedPack(odb, globalNames(id), id));
+    for (const id of compactionPackOrder(layers, job.bitmap)) collected.push(await carriedPack(cx, globalNames(id), id));
     return;
   }
   const covered = packNamesOf(reuse);
   for (const n of packNamesOf(p.base)) covered.add(n);
   const adding = job.progress?.start('Adding packfiles to multi-pack-index', 0);
   // git counts every .idx it meets (pack_paths_checked); packs being expired are gone from git's listing already
-  const listed = (await listPackDir(odb.fs, odb.packDir)).filter((n) => n.endsWith('.idx') && !drop?.has(n));
+  const listed = (await listPackDir(cx.fs, cx.packDir)).filter((n) => n.endsWith('.idx') && !drop?.has(n));
   adding?.update(listed.length);
   const names = listed.filter((n) => !covered.has(n) && (!job.stdinPacks || job.stdinPacks.has(n)));
   // the packs' stat and .idx reads overlap (a few at a time); they are then taken in listing order
   type Load = { name: string; idxPath: string; st?: { mtime: number }; index?: PackIndex; error?: string };
   const loads = await mapLimit(names, 8, async (name): Promise<Load> => {
-    const idxPath = join(odb.packDir, name);
-    const st = await packStat(odb.fs, packPath(odb.packDir, name));
+    const idxPath = join(cx.packDir, name);
+    const st = await packStat(cx.fs, packPath(cx.packDir, name));
     if (!st) return { name, idxPath, error: `failed to add packfile '${idxPath}'` };
     try {
-      return { name, idxPath, st, index: await readPackIndex(odb.fs, idxPath, odb.hash) };
+      return { name, idxPath, st, index: await readPackIndex(cx.fs, idxPath, cx.hash) };
     } catch {
       return { name, idxPath, error: `failed to open pack-index '${idxPath}'` };
     }
@@ -328,7 +327,7 @@ async function collectPacks(p: Planning): Promise<void> {
 
 /** 4.5: already up to date (the same packs, version and bitmap state): nothing is written. */
 async function upToDate(p: Planning): Promise<boolean> {
-  const { odb, job, state, paths, collected } = p;
+  const { cx, job, state, paths, collected } = p;
   if (job.compact || p.drop || !state.tip) return false;
   const e = state.tip;
   let needed = !state.tipValid || e.version !== job.version || job.incremental || collected.length !== e.numPacksInBase + e.numPacks;
@@ -342,25 +341,25 @@ async function upToDate(p: Planning): Promise<boolean> {
   }
   if (needed) return false;
   if (!job.bitmap) {
-    await clearFiles(odb, odb.packDir, ['bitmap'], () => false);
+    await clearFiles(cx, cx.packDir, ['bitmap'], () => false);
     return true;
   }
-  return bitmapLoadable(odb, paths, state);
+  return bitmapLoadable(cx, paths, state);
 }
 
 /** 4.7 step 1: the preferred pack (an index into `collected`, or -1). */
 async function preferredPack(p: Planning): Promise<number> {
-  const { odb, job, collected } = p;
+  const { cx, job, collected } = p;
   if (job.compact) return -1;
   let pref = -1;
   if (job.preferredPack !== undefined) {
     pref = collected.findIndex((c) => compareIdxOrPackName(job.preferredPack!, c.name) === 0);
-    if (pref < 0) p.warn(odb.packDir, `unknown preferred pack: '${job.preferredPack}'`);
+    if (pref < 0) p.warn(cx.packDir, `unknown preferred pack: '${job.preferredPack}'`);
   } else if (job.bitmap) {
     // git opens only the candidates' indexes; one that fails to open counts as empty
     const count = async (i: number) => {
       try {
-        return (await loadIndex(odb, collected[i])).count;
+        return (await loadIndex(cx, collected[i])).count;
       } catch {
         return 0;
       }
@@ -371,18 +370,18 @@ async function preferredPack(p: Planning): Promise<number> {
     const c = collected[pref];
     let idx: PackIndex;
     try {
-      idx = await loadIndex(odb, c);
+      idx = await loadIndex(cx, c);
     } catch (err) {
-      throw new CorruptError(join(odb.packDir, c.name), `failed to open preferred pack ${c.name}`, { cause: err });
+      throw new CorruptError(join(cx.packDir, c.name), `failed to open preferred pack ${c.name}`, { cause: err });
     }
-    if (!idx.count) throw new InvalidArgumentError(`cannot select preferred pack ${packPath(odb.packDir, c.name)} with no objects`);
+    if (!idx.count) throw new InvalidArgumentError(`cannot select preferred pack ${packPath(cx.packDir, c.name)} with no objects`);
   }
   return pref;
 }
 
 /** 4.7 steps 2-3: candidates, deduplication, and (for a layer) the objects its base chain already holds left out. */
 async function selectNewObjects(p: Planning, pref: number): Promise<ReturnType<typeof selectObjects>> {
-  const { odb, job, reuse, collected, carriedCount, base, H } = p;
+  const { cx, job, reuse, collected, carriedCount, base, H } = p;
   const sources: ObjectSource[] = [];
   if (job.compact) {
     for (let l: MidxFile | null = p.to; l && l !== p.from!.base; l = l.base) sources.push(await midxSource(l));
@@ -394,7 +393,7 @@ async function selectNewObjects(p: Planning, pref: number): Promise<ReturnType<t
   }
   let sel = selectObjects(sources, H);
   if (job.incremental && base) {
-    const lookup = await BaseLookup.open(odb.fs, base, sel.count, H);
+    const lookup = await BaseLookup.open(cx.fs, base, sel.count, H);
     try {
       const inBase = new Uint8Array(sel.count);
       for (let i = 0; i < sel.count; i++) if (await lookup.has(sel.oids, i * H)) inBase[i] = 1;
@@ -408,7 +407,7 @@ async function selectNewObjects(p: Planning, pref: number): Promise<ReturnType<t
 
 /** 4.7 steps 5-9: pack order, the permutation, the MIDX bytes; with `bitmap`, the pseudo-pack order, `.rev` and `.bitmap`. */
 async function encode(p: Planning, sel: ReturnType<typeof selectObjects>, pref: number): Promise<Plan> {
-  const { odb, job, state, collected, base, reuse, to, H } = p;
+  const { cx, job, state, collected, base, reuse, to, H } = p;
   // step 5: pack order (compaction keeps its own), then the permutation
   const order = job.compact ? collected : [...collected].sort((a, b) => compareBytewise(a.name, b.name));
   const perm = new Uint32Array(order.reduce((m, c) => Math.max(m, c.id + 1), 0));
@@ -419,7 +418,7 @@ async function encode(p: Planning, sel: ReturnType<typeof selectObjects>, pref: 
   for (let i = 0; i < sel.count; i++) packIds[i] = perm[sel.packIds[i]];
   let reverse: { order: Uint32Array; baseObjects: number } | null = null;
   if (job.bitmap) {
-    if (!sel.count) p.warn(odb.packDir, 'refusing to write multi-pack .bitmap without any objects');
+    if (!sel.count) p.warn(cx.packDir, 'refusing to write multi-pack .bitmap without any objects');
     else {
       const baseObjects = job.incremental && base ? base.numObjectsInBase + base.numObjects : 0;
       reverse = { order: pseudoPackOrder(packIds, sel.offsets, job.compact ? null : sel.preferred, order.length), baseObjects };
@@ -428,8 +427,8 @@ async function encode(p: Planning, sel: ReturnType<typeof selectObjects>, pref: 
   // step 8-9: the bytes
   const writing = job.progress?.start('Writing chunks to multi-pack-index', 0);
   const bytes = await buildMidx(
-    { hash: odb.hash, version: job.version as 1 | 2, packNames: order.map((c) => c.name), oids: sel.oids, packIds, offsets: sel.offsets, reverse },
-    (b) => odb.codec.hash(odb.hash.algorithm, b),
+    { hash: cx.hash, version: job.version as 1 | 2, packNames: order.map((c) => c.name), oids: sel.oids, packIds, offsets: sel.offsets, reverse },
+    (b) => cx.codec.hash(cx.hash.algorithm, b),
   );
   // git opens this meter and never advances it: nothing is shown
   writing?.stop();
@@ -440,8 +439,8 @@ async function encode(p: Planning, sel: ReturnType<typeof selectObjects>, pref: 
   const plan: Plan = { bytes, hex, base: job.incremental ? base : null, aboveTo, dropped };
   if (reverse) {
     const checksum = bytes.subarray(bytes.length - H);
-    if (job.writeRev) plan.rev = await buildRevFile(odb, reverse.order, checksum);
-    plan.bitmap = await buildLayerBitmap(odb, {
+    if (job.writeRev) plan.rev = await buildRevFile(cx, reverse.order, checksum);
+    plan.bitmap = await buildLayerBitmap(cx, {
       oids: sel.oids,
       order: reverse.order,
       base: job.incremental ? base : null,
@@ -457,23 +456,23 @@ async function encode(p: Planning, sel: ReturnType<typeof selectObjects>, pref: 
 }
 
 /** A MIDX `.rev` file (git's write_rev_file_order): RIDX header, the layer-local pseudo-pack order, the MIDX checksum, the trailer. */
-async function buildRevFile(odb: Odb, order: Uint32Array, checksum: Uint8Array): Promise<Uint8Array> {
-  const H = odb.hash.rawLength;
+async function buildRevFile(cx: WriterContext, order: Uint32Array, checksum: Uint8Array): Promise<Uint8Array> {
+  const H = cx.hash.rawLength;
   const out = new Uint8Array(12 + 4 * order.length + 2 * H);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, RIDX_MAGIC);
   dv.setUint32(4, 1);
-  dv.setUint32(8, odb.hash.formatId);
+  dv.setUint32(8, cx.hash.formatId);
   order.forEach((v, j) => dv.setUint32(12 + 4 * j, v));
   out.set(checksum, 12 + 4 * order.length);
-  const sum = await odb.codec.hash(odb.hash.algorithm, out.subarray(0, out.length - H));
+  const sum = await cx.codec.hash(cx.hash.algorithm, out.subarray(0, out.length - H));
   out.set(sum.subarray(0, H), out.length - H);
   return out;
 }
 
 /** Global pack-int-id of a layer's preferred pack: the pack of its first pseudo-pack slot (git's midx_preferred_pack). */
-async function layerPreferredPack(odb: Odb, paths: Paths, state: State, layer: MidxFile): Promise<number> {
-  const pos = await firstPseudoPackSlot(odb, paths, state, layer);
+async function layerPreferredPack(cx: WriterContext, paths: Paths, state: State, layer: MidxFile): Promise<number> {
+  const pos = await firstPseudoPackSlot(cx, paths, state, layer);
   if (pos === undefined || pos === null) throw new InvalidArgumentError('could not determine preferred pack');
   for (const l of chainOf(layer)) {
     if (pos < l.numObjectsInBase) continue;

@@ -30,8 +30,7 @@ import { CorruptError, LockError } from '../errors.js';
 import type { Fs, WritableFile } from '../io/fs.js';
 import { isNotFound, join } from '../io/fs.js';
 import type { CompactMidxOptions, WriteMidxOptions } from '../types.js';
-import type { Odb } from './odb.js';
-import { chainOf, clearFiles, closeState, compactJob, fingerprint, type Job, loadState, MIDX_PREFIX, Paths, type Plan, type State, writeJob } from './write-job.js';
+import { chainOf, clearFiles, closeState, compactJob, fingerprint, type Job, loadState, MIDX_PREFIX, Paths, type Plan, type State, writeJob, type WriterContext } from './write-job.js';
 import { checkJobVersion, compactionEndpoints, makePlan } from './write-plan.js';
 
 // ---------------------------------------------------------------- committing
@@ -45,17 +44,17 @@ import { checkJobVersion, compactionEndpoints, makePlan } from './write-plan.js'
  * so with two or more kept hashes nothing survives there: one listing, same
  * result (a pass per kept hash made appends grow with the chain's length).
  */
-async function clearMidxFiles(odb: Odb, paths: Paths, keep: string[], incremental: boolean): Promise<void> {
+async function clearMidxFiles(cx: WriterContext, paths: Paths, keep: string[], incremental: boolean): Promise<void> {
   const exts = ['bitmap', 'rev', 'midx'];
   const kept = new Set<string>();
   for (const h of keep) for (const ext of exts) kept.add(`${MIDX_PREFIX}${h}.${ext}`);
-  await clearFiles(odb, paths.dir, exts, (n) => kept.has(n));
-  if (keep.length) await clearFiles(odb, odb.packDir, exts, (n) => keep.length === 1 && kept.has(n));
+  await clearFiles(cx, paths.dir, exts, (n) => kept.has(n));
+  if (keep.length) await clearFiles(cx, cx.packDir, exts, (n) => keep.length === 1 && kept.has(n));
   const last = incremental ? paths.midx : paths.chain;
   try {
-    await odb.fs.remove(last);
+    await cx.fs.remove(last);
   } catch (err) {
-    odb.warn({ file: last, reason: `failed to clear multi-pack-index at ${last}: ${(err as Error).message}` });
+    cx.warn({ file: last, reason: `failed to clear multi-pack-index at ${last}: ${(err as Error).message}` });
   }
 }
 
@@ -110,45 +109,45 @@ async function releaseLock(fs: Fs, lock: Lock): Promise<void> {
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /** Removes tmp_midx_* files an interrupted writer left in the pack directory or the layer directory, once an hour old. */
-async function clearStaleTemps(odb: Odb, paths: Paths): Promise<void> {
+async function clearStaleTemps(cx: WriterContext, paths: Paths): Promise<void> {
   const now = Date.now();
-  for (const dir of [odb.packDir, paths.dir]) {
-    const names = await odb.fs.readdir(dir).catch(() => null);
+  for (const dir of [cx.packDir, paths.dir]) {
+    const names = await cx.fs.readdir(dir).catch(() => null);
     for (const n of names ?? []) {
       if (!n.startsWith('tmp_midx_')) continue;
       const file = join(dir, n);
       try {
-        const st = await odb.fs.stat(file);
-        if (st && st.isFile && now - st.mtimeMs > STALE_TEMP_MS) await odb.fs.remove(file);
+        const st = await cx.fs.stat(file);
+        if (st && st.isFile && now - st.mtimeMs > STALE_TEMP_MS) await cx.fs.remove(file);
       } catch (err) {
-        odb.warn({ file, reason: `failed to remove stale temporary file: ${(err as Error).message}` });
+        cx.warn({ file, reason: `failed to remove stale temporary file: ${(err as Error).message}` });
       }
     }
   }
 }
 
 /** The `.rev` and `.bitmap` of the new MIDX or layer, each written to a temporary file and renamed (before the MIDX itself, as git does). */
-async function writeCompanions(odb: Odb, job: Job, plan: Plan, paths: Paths): Promise<void> {
-  const dir = job.incremental ? paths.dir : odb.packDir;
+async function writeCompanions(cx: WriterContext, job: Job, plan: Plan, paths: Paths): Promise<void> {
+  const dir = job.incremental ? paths.dir : cx.packDir;
   for (const [ext, bytes] of [['rev', plan.rev], ['bitmap', plan.bitmap]] as const) {
     if (!bytes) continue;
-    const tmp = await createTemp(odb.fs, dir, bytes);
+    const tmp = await createTemp(cx.fs, dir, bytes);
     try {
-      await odb.fs.rename(tmp, paths.file(plan.hex, ext, job.incremental));
+      await cx.fs.rename(tmp, paths.file(plan.hex, ext, job.incremental));
     } catch (err) {
-      await odb.fs.remove(tmp).catch(() => {});
+      await cx.fs.remove(tmp).catch(() => {});
       throw err;
     }
   }
 }
 
-async function commit(odb: Odb, job: Job, state: State, plan: Plan, paths: Paths, lock: Lock | null): Promise<void> {
-  const fs = odb.fs;
-  await writeCompanions(odb, job, plan, paths);
+async function commit(cx: WriterContext, job: Job, state: State, plan: Plan, paths: Paths, lock: Lock | null): Promise<void> {
+  const fs = cx.fs;
+  await writeCompanions(cx, job, plan, paths);
   if (!job.incremental) {
     // non-incremental: the bytes go into the lock, which becomes the MIDX
     await commitLock(fs, lock!, plan.bytes, paths.midx);
-    await clearMidxFiles(odb, paths, [plan.hex], false);
+    await clearMidxFiles(cx, paths, [plan.hex], false);
     return;
   }
   const tmp = await createTemp(fs, paths.dir, plan.bytes);
@@ -179,17 +178,17 @@ async function commit(odb: Odb, job: Job, state: State, plan: Plan, paths: Paths
   for (const l of chainOf(plan.base)) keep.unshift(l.checksumHex);
   keep.push(plan.hex, ...plan.aboveTo);
   await commitLock(fs, lock, keep.map((h) => `${h}\n`).join(''), paths.chain);
-  await clearMidxFiles(odb, paths, keep, true);
+  await clearMidxFiles(cx, paths, keep, true);
 }
 
 /** Runs a write job; null when nothing was written. */
-export async function runJob(odb: Odb, job: Job): Promise<{ hex: string; dropped: string[] } | null> {
-  const fs = odb.fs;
+export async function runJob(cx: WriterContext, job: Job): Promise<{ hex: string; dropped: string[] } | null> {
+  const fs = cx.fs;
   const gate = job.gate;
   gate.check();
-  const paths = new Paths(odb.packDir);
-  let fp = await fingerprint(odb, paths);
-  let state = await loadState(odb);
+  const paths = new Paths(cx.packDir);
+  let fp = await fingerprint(cx, paths);
+  let state = await loadState(cx);
   let lock: Lock | null = null;
   let done: { hex: string; dropped: string[] };
   // git creates the layer directory up front, even when nothing gets written.
@@ -197,7 +196,7 @@ export async function runJob(odb: Odb, job: Job): Promise<{ hex: string; dropped
   // while planning leaves no trace
   const makeDir = async () => {
     if (!job.incremental) return;
-    await fs.mkdir(odb.packDir);
+    await fs.mkdir(cx.packDir);
     await fs.mkdir(paths.dir);
   };
   try {
@@ -205,7 +204,7 @@ export async function runJob(odb: Odb, job: Job): Promise<{ hex: string; dropped
     checkJobVersion(job);
     let plan: Plan | null;
     try {
-      plan = await makePlan(odb, job, state, paths);
+      plan = await makePlan(cx, job, state, paths);
       gate.check();
     } catch (err) {
       if (!gate.isAbort(err)) await makeDir();
@@ -218,33 +217,33 @@ export async function runJob(odb: Odb, job: Job): Promise<{ hex: string; dropped
     const lockPath = job.incremental ? (job.writeChainFile ? `${paths.chain}.lock` : null) : `${paths.midx}.lock`;
     if (lockPath) {
       lock = await takeLock(fs, lockPath);
-      await clearStaleTemps(odb, paths);
+      await clearStaleTemps(cx, paths);
       // another writer may have changed the MIDX between our look and our lock
-      const now = await fingerprint(odb, paths);
+      const now = await fingerprint(cx, paths);
       if (now !== fp) {
         fp = now;
         await closeState(state);
-        state = await loadState(odb);
-        plan = await makePlan(odb, job, state, paths);
+        state = await loadState(cx);
+        plan = await makePlan(cx, job, state, paths);
         if (!plan) return null;
       }
     }
-    await commit(odb, job, state, plan, paths, lock);
+    await commit(cx, job, state, plan, paths, lock);
     done = { hex: plan.hex, dropped: plan.dropped };
   } finally {
     if (lock?.held) await releaseLock(fs, lock);
     await closeState(state);
   }
-  await odb.refresh();
+  await cx.refresh();
   return done;
 }
 
 /** `git multi-pack-index write` (spec 4). Resolves to the new checksum, or null when nothing was written. */
-export async function writeMidx(odb: Odb, options: WriteMidxOptions = {}): Promise<string | null> {
-  return (await runJob(odb, writeJob(odb, options)))?.hex ?? null;
+export async function writeMidx(cx: WriterContext, options: WriteMidxOptions = {}): Promise<string | null> {
+  return (await runJob(cx, writeJob(cx, options)))?.hex ?? null;
 }
 
 /** `git multi-pack-index compact <from> <to>` (spec 4.9). */
-export async function compactMidx(odb: Odb, options: CompactMidxOptions): Promise<string | null> {
-  return (await runJob(odb, compactJob(odb, options)))?.hex ?? null;
+export async function compactMidx(cx: WriterContext, options: CompactMidxOptions): Promise<string | null> {
+  return (await runJob(cx, compactJob(cx, options)))?.hex ?? null;
 }
