@@ -213,63 +213,98 @@ async function baseSlots(cx: WriterContext, base: MidxFile | null, inChain: bool
   };
 }
 
-/** The bytes of the new layer's `.bitmap`. */
-export async function buildLayerBitmap(cx: WriterContext, input: LayerBitmapInput): Promise<Uint8Array> {
-  const H = cx.hash.rawLength;
-  const hexLen = cx.hash.hexLength;
-  const n = input.order.length;
-  const baseObjects = input.base ? input.base.numObjectsInBase + input.base.numObjects : 0;
-  const total = baseObjects + n;
-  const slotOfLex = new Uint32Array(n);
-  input.order.forEach((lex, j) => (slotOfLex[lex] = baseObjects + j));
-  const lexOf = (oid: Uint8Array): number => {
+/**
+ * Where objects sit in the pseudo-pack order: the new layer's slots follow
+ * its base chain's (`inBase` answers for the objects the chain holds).
+ */
+class LayerSlots {
+  private readonly slotOfLex: Uint32Array;
+  private readonly scratch: Uint8Array<ArrayBuffer>;
+  readonly baseObjects: number;
+
+  constructor(
+    private readonly cx: WriterContext,
+    private readonly input: LayerBitmapInput,
+    private readonly inBase: (oid: Uint8Array) => number,
+  ) {
+    this.baseObjects = input.base ? input.base.numObjectsInBase + input.base.numObjects : 0;
+    this.slotOfLex = new Uint32Array(input.order.length);
+    input.order.forEach((lex, j) => (this.slotOfLex[lex] = this.baseObjects + j));
+    this.scratch = new Uint8Array(cx.hash.rawLength);
+  }
+
+  get total(): number {
+    return this.baseObjects + this.input.order.length;
+  }
+
+  /** the object's position in the new layer's OIDL, or -1 */
+  lexOf(oid: Uint8Array): number {
+    const H = this.cx.hash.rawLength;
+    const oids = this.input.oids;
     let lo = 0;
-    let hi = n;
+    let hi = this.input.order.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const c = compareOid(input.oids, mid * H, oid, 0, H);
+      const c = compareOid(oids, mid * H, oid, 0, H);
       if (c === 0) return mid;
       if (c < 0) lo = mid + 1;
       else hi = mid;
     }
     return -1;
-  };
-  const inBase = await baseSlots(cx, input.base, input.baseInChain);
-  const scratch = new Uint8Array(H);
-  const slotOf = (hex: string): number => {
-    fromHex(hex, scratch);
-    const i = lexOf(scratch);
-    return i >= 0 ? slotOfLex[i] : inBase(scratch);
-  };
-
-  // ---- the layer's object types (its type bitmaps)
-  const slotTypes = new Uint8Array(n);
-  for (let j = 0; j < n; j++) {
-    const lex = input.order[j];
-    const h = await cx.readHeader(toHex(input.oids, lex * H, H));
-    slotTypes[j] = TYPES[h.type];
   }
 
-  // ---- candidates: git's plain revision walk from the refs (or the snapshot)
-  const commits = new Map<string, CommitInfo>();
-  const commitOf = async (hex: string): Promise<CommitInfo> => {
-    let c = commits.get(hex);
+  /** whether the new layer itself holds the object */
+  inLayer(hex: string): boolean {
+    fromHex(hex, this.scratch);
+    return this.lexOf(this.scratch) >= 0;
+  }
+
+  /** the bitmap position of a commit of the new layer */
+  positionOf(hex: string): number {
+    fromHex(hex, this.scratch);
+    return this.baseObjects + this.lexOf(this.scratch);
+  }
+
+  /** the object's slot in the layer or its base chain; BitmapClosureError (with git's warning) when neither holds it */
+  require(hex: string): number {
+    fromHex(hex, this.scratch);
+    const i = this.lexOf(this.scratch);
+    const s = i >= 0 ? this.slotOfLex[i] : this.inBase(this.scratch);
+    if (s < 0) {
+      this.cx.warn({ file: this.cx.packDir, reason: `Failed to write bitmap index. Packfile doesn't have full closure (object ${hex} is missing)` });
+      throw new BitmapClosureError(hex);
+    }
+    return s;
+  }
+}
+
+/** Commits read once and parsed (tree, parents, date), and tags peeled to them. */
+class Commits {
+  private readonly map = new Map<string, CommitInfo>();
+
+  constructor(private readonly cx: WriterContext) {}
+
+  known(hex: string): CommitInfo {
+    return this.map.get(hex)!;
+  }
+
+  async get(hex: string): Promise<CommitInfo> {
+    let c = this.map.get(hex);
     if (!c) {
-      const obj = await cx.read(hex);
+      const obj = await this.cx.read(hex);
       if (obj.type !== 'commit') throw new CorruptError(hex, `object ${hex} is a ${obj.type}, not a commit`);
-      c = parseCommit(hex, obj.data, hexLen);
-      commits.set(hex, c);
+      c = parseCommit(hex, obj.data, this.cx.hash.hexLength);
+      this.map.set(hex, c);
     }
     return c;
-  };
-  const pending: Array<{ oid: string; preferred: boolean }> = [];
-  const preferredCommits = new Set<string>();
+  }
+
   /** peels tags; null for anything that is not (or does not lead to) a commit */
-  const peel = async (hex: string): Promise<string | null> => {
+  async peel(hex: string): Promise<string | null> {
     for (let depth = 0; depth < 100; depth++) {
-      const obj = await cx.read(hex);
+      const obj = await this.cx.read(hex);
       if (obj.type === 'commit') {
-        commits.set(hex, commits.get(hex) ?? parseCommit(hex, obj.data, hexLen));
+        if (!this.map.has(hex)) this.map.set(hex, parseCommit(hex, obj.data, this.cx.hash.hexLength));
         return hex;
       }
       if (obj.type !== 'tag') return null;
@@ -278,32 +313,51 @@ export async function buildLayerBitmap(cx: WriterContext, input: LayerBitmapInpu
       hex = m[1];
     }
     return null;
-  };
+  }
+}
+
+/** The type of the object in each of the new layer's slots (its type bitmaps). */
+async function layerTypes(cx: WriterContext, input: LayerBitmapInput): Promise<Uint8Array> {
+  const H = cx.hash.rawLength;
+  const n = input.order.length;
+  const types = new Uint8Array(n);
+  for (let j = 0; j < n; j++) {
+    const h = await cx.readHeader(toHex(input.oids, input.order[j] * H, H));
+    types[j] = TYPES[h.type];
+  }
+  return types;
+}
+
+/** The walk's starting commits, from the refs snapshot or the refs (tags peeled, `pack.preferBitmapTips` marked preferred), in git's order. */
+async function startingCommits(cx: WriterContext, input: LayerBitmapInput, commits: Commits): Promise<{ start: string[]; preferred: Set<string> }> {
+  const hexLen = cx.hash.hexLength;
+  const pending: Array<{ oid: string; preferred: boolean }> = [];
+  const preferred = new Set<string>();
   if (input.refsSnapshot !== undefined) {
     const text = DEC.decode(await cx.fs.readFile(input.refsSnapshot));
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
     for (const raw of lines) {
       const line = raw.replace(/\r$/, '');
-      const preferred = line.startsWith('+');
-      const hex = (preferred ? line.slice(1) : line).toLowerCase();
+      const isPreferred = line.startsWith('+');
+      const hex = (isPreferred ? line.slice(1) : line).toLowerCase();
       if (hex.length < hexLen || !isHex(hex.slice(0, hexLen))) throw new CorruptError(input.refsSnapshot, `could not parse line: ${line}`);
       if (hex.length !== hexLen) throw new CorruptError(input.refsSnapshot, `malformed line: ${line}`);
       const obj = await cx.read(hex);
       // the flag goes on the object named: a tag line's commit is not itself preferred
-      if (preferred && obj.type === 'commit') preferredCommits.add(hex);
-      const c = await peel(hex);
-      if (c) pending.push({ oid: c, preferred });
+      if (isPreferred && obj.type === 'commit') preferred.add(hex);
+      const c = await commits.peel(hex);
+      if (c) pending.push({ oid: c, preferred: isPreferred });
     }
   } else {
     const tips = cx.config.get('pack.preferbitmaptips') ?? [];
     const refs = await listRefs(cx, (name) => cx.warn({ file: join(cx.gitdir, name), reason: `symbolic ref is dangling: ${name}` }));
     for (const ref of refs) {
-      const c = await peel(ref.oid);
+      const c = await commits.peel(ref.oid);
       if (!c) continue;
-      const preferred = tips.some((t) => ref.name.startsWith(t));
-      if (preferred) preferredCommits.add(c);
-      pending.push({ oid: c, preferred });
+      const isPreferred = tips.some((t) => ref.name.startsWith(t));
+      if (isPreferred) preferred.add(c);
+      pending.push({ oid: c, preferred: isPreferred });
     }
   }
   const seen = new Set<string>();
@@ -313,41 +367,40 @@ export async function buildLayerBitmap(cx: WriterContext, input: LayerBitmapInpu
     seen.add(p.oid);
     start.push(p.oid);
   }
-  // commit_list_sort_by_date (stable), then into the queue in that order
-  start.sort((a, b) => commits.get(b)!.date - commits.get(a)!.date);
+  // commit_list_sort_by_date (stable)
+  start.sort((a, b) => commits.known(b).date - commits.known(a).date);
+  return { start, preferred };
+}
+
+/** git's plain revision walk from the starting commits, by date: the commits of the new layer it meets are the candidates; selectCommits picks those that get bitmaps. */
+async function selectedCommits(commits: Commits, start: string[], preferred: Set<string>, slots: LayerSlots): Promise<string[]> {
   const queue = new CommitQueue();
-  for (const s of start) queue.put(s, commits.get(s)!.date);
+  const seen = new Set(start);
+  for (const s of start) queue.put(s, commits.known(s).date);
   const candidateOids: string[] = [];
   const candidates: Candidate[] = [];
   while (queue.size) {
     const hex = queue.get();
-    const c = commits.get(hex)!;
-    fromHex(hex, scratch);
-    if (lexOf(scratch) >= 0) {
+    const c = commits.known(hex);
+    if (slots.inLayer(hex)) {
       candidateOids.push(hex);
-      candidates.push({ date: c.date, merge: c.parents.length > 1, preferred: preferredCommits.has(hex) });
+      candidates.push({ date: c.date, merge: c.parents.length > 1, preferred: preferred.has(hex) });
     }
     for (const p of c.parents) {
       if (seen.has(p)) continue;
       seen.add(p);
-      const pc = await commitOf(p);
-      queue.put(p, pc.date);
+      queue.put(p, (await commits.get(p)).date);
     }
   }
-  const selected = selectCommits(candidates).map((i) => candidateOids[i]);
+  return selectCommits(candidates).map((i) => candidateOids[i]);
+}
 
-  // ---- each selected commit's reachable set (earlier selected commits' sets reused)
-  const words = Math.ceil(total / 32) + 1;
+/** Each selected commit's reachable set, as bits over the slots (the sets of commits selected earlier are reused). */
+async function reachableBitmaps(cx: WriterContext, commits: Commits, selected: string[], slots: LayerSlots): Promise<Ewah[]> {
+  const H = cx.hash.rawLength;
+  const words = Math.ceil(slots.total / 32) + 1;
   const done = new Map<string, Uint32Array>();
   const treeKids = new Map<number, { blobs: Uint32Array; trees: Array<[string, number]> }>();
-  const requireSlot = (hex: string): number => {
-    const s = slotOf(hex);
-    if (s < 0) {
-      cx.warn({ file: cx.packDir, reason: `Failed to write bitmap index. Packfile doesn't have full closure (object ${hex} is missing)` });
-      throw new BitmapClosureError(hex);
-    }
-    return s;
-  };
   const kidsOf = async (treeHex: string, slot: number) => {
     let kids = treeKids.get(slot);
     if (kids) return kids;
@@ -362,7 +415,7 @@ export async function buildLayerBitmap(cx: WriterContext, input: LayerBitmapInpu
       const gitlink = sp - at === 6 && d[at] === 0x31 && d[at + 1] === 0x36; // "160000"
       if (!gitlink) {
         const hex = toHex(d, nul + 1, H);
-        const s = requireSlot(hex);
+        const s = slots.require(hex);
         if (isTree) trees.push([hex, s]);
         else blobs.push(s);
       }
@@ -373,7 +426,6 @@ export async function buildLayerBitmap(cx: WriterContext, input: LayerBitmapInpu
     return kids;
   };
   const bitmaps: Ewah[] = [];
-  const positions: number[] = [];
   for (const tip of selected) {
     const bits = new Uint32Array(words);
     const set = (s: number) => (bits[s >>> 5] |= 1 << (s & 31));
@@ -387,11 +439,11 @@ export async function buildLayerBitmap(cx: WriterContext, input: LayerBitmapInpu
         for (let i = 0; i < words; i++) bits[i] |= prior[i];
         continue;
       }
-      const s = requireSlot(hex);
+      const s = slots.require(hex);
       if (hex !== tip && has(s)) continue;
       set(s);
-      const c = await commitOf(hex);
-      tstack.push([c.tree, requireSlot(c.tree)]);
+      const c = await commits.get(hex);
+      tstack.push([c.tree, slots.require(c.tree)]);
       for (const p of c.parents) stack.push(p);
     }
     // trees: a tree whose bit is set is complete already
@@ -405,9 +457,24 @@ export async function buildLayerBitmap(cx: WriterContext, input: LayerBitmapInpu
     }
     done.set(tip, bits);
     bitmaps.push(Ewah.fromWords(bits));
-    fromHex(tip, scratch);
-    positions.push(baseObjects + lexOf(scratch));
   }
+  return bitmaps;
+}
+
+/**
+ * The bytes of the new layer's `.bitmap` (git's write_midx_bitmap): the type
+ * bitmaps, the commits selected from a walk of the refs, each one's
+ * reachable set, and the name-hash cache carried over from the old bitmap.
+ */
+export async function buildLayerBitmap(cx: WriterContext, input: LayerBitmapInput): Promise<Uint8Array> {
+  const H = cx.hash.rawLength;
+  const n = input.order.length;
+  const slots = new LayerSlots(cx, input, await baseSlots(cx, input.base, input.baseInChain));
+  const slotTypes = await layerTypes(cx, input);
+  const commits = new Commits(cx);
+  const { start, preferred } = await startingCommits(cx, input, commits);
+  const selected = await selectedCommits(commits, start, preferred, slots);
+  const bitmaps = await reachableBitmaps(cx, commits, selected, slots);
 
   const hashCache = configBool(cx.config, 'pack.writeBitmapHashCache', !input.compact);
   let nameHashes: Uint32Array | undefined;
@@ -423,9 +490,9 @@ export async function buildLayerBitmap(cx: WriterContext, input: LayerBitmapInpu
     {
       hash: cx.hash,
       checksum: input.checksum,
-      baseObjects,
+      baseObjects: slots.baseObjects,
       slotTypes,
-      commits: bitmaps.map((bitmap, i) => ({ commitPos: positions[i], bitmap })),
+      commits: bitmaps.map((bitmap, i) => ({ commitPos: slots.positionOf(selected[i]), bitmap })),
       hashCache,
       nameHashes,
       lookupTable: configBool(cx.config, 'pack.writeBitmapLookupTable', false),
@@ -433,4 +500,3 @@ export async function buildLayerBitmap(cx: WriterContext, input: LayerBitmapInpu
     (b) => cx.codec.hash(cx.hash.algorithm, b),
   );
 }
-
