@@ -234,88 +234,92 @@ function tmpName(kind: string): string {
   return `tmp_${kind}_${Math.random().toString(36).slice(2, 10)}`;
 }
 
-/**
- * Writes a pack of the given objects into `init.packDir`, with its .idx (v2)
- * and .rev, and returns what it wrote. Each object must appear once.
- */
-export async function writePackFromSources(init: PackWriteInit, src: PackSources): Promise<WrittenPack> {
-  const { fs, codec, hash } = init;
-  const H = hash.rawLength;
-  const n = src.count;
-  if (n >= 2 ** 32) throw new InvalidArgumentError(`too many objects for one pack (${n})`);
-  const oids = src.oids.subarray(0, n * H);
-  const order = oidOrder(oids, n, H);
-  for (let p = 1; p < n; p++) {
-    if (compareOid(oids, order[p - 1] * H, oids, order[p] * H, H) === 0) throw new InvalidArgumentError(`object ${toHex(oids, order[p] * H, H)} is listed twice`);
+/** The new pack's ids in OID order (`order`), refused when one is listed twice; `indexOf` finds an id's index. */
+class NewPackIds {
+  readonly order: Uint32Array;
+
+  constructor(
+    readonly oids: Uint8Array,
+    readonly n: number,
+    private readonly H: number,
+  ) {
+    this.order = oidOrder(oids, n, H);
+    for (let p = 1; p < n; p++) {
+      if (compareOid(oids, this.order[p - 1] * H, oids, this.order[p] * H, H) === 0) throw new InvalidArgumentError(`object ${toHex(oids, this.order[p] * H, H)} is listed twice`);
+    }
   }
-  /** the index of the object with this id in the new pack, or -1 */
-  const indexOf = (oid: Uint8Array, at: number): number => {
+
+  /** the index of the object whose id is at `bytes[at]` in the new pack, or -1 */
+  indexOf(bytes: Uint8Array, at: number): number {
+    const { oids, order, H } = this;
     let lo = 0;
-    let hi = n;
+    let hi = this.n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const c = compareOid(oids, order[mid] * H, oid, at, H);
+      const c = compareOid(oids, order[mid] * H, bytes, at, H);
       if (c === 0) return order[mid];
       if (c < 0) lo = mid + 1;
       else hi = mid;
     }
     return -1;
-  };
-
-  // open the source packs
-  const sources: SourcePack[] = [];
-  for (const pack of src.packs) {
-    const file = await pack.open();
-    const idx = await pack.loadIndex();
-    sources.push({ pack, idx, file, end: file.size - H, byOffset: null, sortedOffsets: null });
   }
-  const reader = new WindowReader();
-  const baseOffsetOid = (s: SourcePack, offset: number): number => {
-    if (!s.byOffset) {
-      const count = s.idx.count;
-      const pos = new Uint32Array(count);
-      const offs = new Float64Array(count);
-      for (let i = 0; i < count; i++) {
-        pos[i] = i;
-        offs[i] = s.idx.offsetAt(i);
-      }
-      pos.sort((a, b) => offs[a] - offs[b]);
-      const sorted = new Float64Array(count);
-      for (let i = 0; i < count; i++) sorted[i] = offs[pos[i]];
-      s.byOffset = pos;
-      s.sortedOffsets = sorted;
-    }
-    const sorted = s.sortedOffsets!;
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (sorted[mid] < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo >= sorted.length || sorted[lo] !== offset) return -1;
-    return s.idx.oidPos(s.byOffset![lo]);
-  };
+}
 
-  // source order: pack by pack (in the order they were first named), by offset; whole objects last
+/** The byte position in the source's `.idx` of the id of the entry starting at `offset`, or -1 when no entry starts there. */
+function oidPosAtOffset(s: SourcePack, offset: number): number {
+  if (!s.byOffset) {
+    const count = s.idx.count;
+    const pos = new Uint32Array(count);
+    const offs = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      pos[i] = i;
+      offs[i] = s.idx.offsetAt(i);
+    }
+    pos.sort((a, b) => offs[a] - offs[b]);
+    const sorted = new Float64Array(count);
+    for (let i = 0; i < count; i++) sorted[i] = offs[pos[i]];
+    s.byOffset = pos;
+    s.sortedOffsets = sorted;
+  }
+  const sorted = s.sortedOffsets!;
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo >= sorted.length || sorted[lo] !== offset) return -1;
+  return s.idx.oidPos(s.byOffset![lo]);
+}
+
+/** Source order: pack by pack (in the order they were first named), by offset; whole objects last. */
+function sourceOrder(src: PackSources, n: number): Uint32Array {
   const seq = new Uint32Array(n);
   for (let i = 0; i < n; i++) seq[i] = i;
-  const packIds = src.packIds;
-  const srcOffsets = src.offsets;
+  const { packIds, offsets } = src;
   seq.sort((a, b) => {
     const pa = packIds[a] < 0 ? 0x7fffffff : packIds[a];
     const pb = packIds[b] < 0 ? 0x7fffffff : packIds[b];
-    return pa - pb || srcOffsets[a] - srcOffsets[b];
+    return pa - pb || offsets[a] - offsets[b];
   });
+  return seq;
+}
 
-  // each entry's base in the new pack (index), NO_BASE or BASE_OUTSIDE; the source's idx position
+/**
+ * Each entry's base in the new pack (its index, NO_BASE or BASE_OUTSIDE) and
+ * its position in its source's `.idx`, from the source entries' headers.
+ */
+async function findBases(src: PackSources, ids: NewPackIds, sources: SourcePack[], seq: Uint32Array, reader: WindowReader, H: number): Promise<{ base: Int32Array; srcPos: Uint32Array }> {
+  const n = ids.n;
+  const oids = ids.oids;
   const base = new Int32Array(n).fill(NO_BASE);
   const srcPos = new Uint32Array(n);
   for (let k = 0; k < n; k++) {
     const i = seq[k];
-    if (packIds[i] < 0) continue;
-    const s = sources[packIds[i]];
-    const offset = srcOffsets[i];
+    if (src.packIds[i] < 0) continue;
+    const s = sources[src.packIds[i]];
+    const offset = src.offsets[i];
     const pos = s.idx.find(oids, i * H);
     if (pos < 0 || s.idx.offsetAt(pos) !== offset) {
       throw new InvalidArgumentError(`object ${toHex(oids, i * H, H)} is not at offset ${offset} of ${s.pack.packPath}`);
@@ -326,18 +330,25 @@ export async function writePackFromSources(init: PackWriteInit, src: PackSources
     const h = parseEntryHeader(probe, offset, H, s.pack.packPath);
     if (!h) throw new CorruptError(s.pack.packPath, `truncated entry header at offset ${offset}`);
     if (h.type === OBJ_OFS_DELTA) {
-      const at = baseOffsetOid(s, h.baseOffset);
+      const at = oidPosAtOffset(s, h.baseOffset);
       if (at < 0) throw new CorruptError(s.pack.packPath, `no entry starts at offset ${h.baseOffset}, the base of the entry at ${offset}`);
-      const b = indexOf(s.idx.data, at);
+      const b = ids.indexOf(s.idx.data, at);
       base[i] = b >= 0 ? b : BASE_OUTSIDE;
     } else if (h.type === OBJ_REF_DELTA) {
-      const b = indexOf(probe, h.baseOidAt);
+      const b = ids.indexOf(probe, h.baseOidAt);
       base[i] = b >= 0 ? b : BASE_OUTSIDE;
     }
   }
+  return { base, srcPos };
+}
 
-  // write order: every base before its deltas; a cycle (duplicates whose deltas
-  // point at each other across packs) is broken by writing one object whole
+/**
+ * Write order: every base before its deltas, else source order; a cycle
+ * (duplicates whose deltas point at each other across packs) is broken by
+ * writing one object whole (its base becomes BASE_OUTSIDE).
+ */
+function writeOrderOf(seq: Uint32Array, base: Int32Array): Uint32Array {
+  const n = seq.length;
   const writeOrder = new Uint32Array(n);
   const state = new Uint8Array(n); // 0 new, 1 on the walk, 2 placed
   const stack: number[] = [];
@@ -361,6 +372,33 @@ export async function writePackFromSources(init: PackWriteInit, src: PackSources
       writeOrder[placed++] = i;
     }
   }
+  return writeOrder;
+}
+
+/**
+ * Writes a pack of the given objects into `init.packDir`, with its .idx (v2)
+ * and .rev, and returns what it wrote. Each object must appear once.
+ */
+export async function writePackFromSources(init: PackWriteInit, src: PackSources): Promise<WrittenPack> {
+  const { fs, codec, hash } = init;
+  const H = hash.rawLength;
+  const n = src.count;
+  if (n >= 2 ** 32) throw new InvalidArgumentError(`too many objects for one pack (${n})`);
+  const oids = src.oids.subarray(0, n * H);
+  const ids = new NewPackIds(oids, n, H);
+  const order = ids.order;
+  const sources: SourcePack[] = [];
+  for (const pack of src.packs) {
+    const file = await pack.open();
+    const idx = await pack.loadIndex();
+    sources.push({ pack, idx, file, end: file.size - H, byOffset: null, sortedOffsets: null });
+  }
+  const reader = new WindowReader();
+  const seq = sourceOrder(src, n);
+  const { base, srcPos } = await findBases(src, ids, sources, seq, reader, H);
+  const writeOrder = writeOrderOf(seq, base);
+  const packIds = src.packIds;
+  const srcOffsets = src.offsets;
 
   // stream the pack
   const packDir = init.packDir;
