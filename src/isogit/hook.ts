@@ -127,54 +127,64 @@ export function gitdirOfPackIndex(path: unknown): string | null {
 }
 
 
-/**
- * An fs client for isomorphic-git that writes a MIDX layer after every pack index
- * isomorphic-git writes. `fs` is any client isomorphic-git accepts (node's fs,
- * fs.promises, memfs, LightningFS...); the result has the same shape.
- */
-export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions = {}): T & MidxHookControl {
-  if (!fs || (typeof fs !== 'object' && typeof fs !== 'function')) throw new TypeError('withMidxHook: `fs` must be a file system client');
+/** The hook's options, checked once. */
+interface HookSettings {
+  idleMs: number;
+  only: Set<string> | null;
+  maintainOptions: MaintainOptions | null;
+}
+
+function hookSettings(options: MidxHookOptions): HookSettings {
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   if (typeof idleMs !== 'number' || !(idleMs >= 0)) throw new TypeError('withMidxHook: `idleMs` must be a number >= 0');
   const only = options.gitdirs ? new Set(options.gitdirs.map((g) => normalizePath(g))) : null;
   const m = options.maintain;
   if (m !== undefined && typeof m !== 'boolean' && (m === null || typeof m !== 'object')) throw new TypeError('withMidxHook: `maintain` must be a boolean or maintain options');
   const maintainOptions: MaintainOptions | null = m ? { loose: false, midxNewLayerThreshold: HOOK_NEW_LAYER_THRESHOLD, ...(options.bitmap !== undefined ? { bitmap: options.bitmap } : {}), ...(m === true ? {} : m), dryRun: false } : null;
+  return { idleMs, only, maintainOptions };
+}
 
-  // the client as given (the layer's own files must not go through the hook); a
-  // callback-style client by its promise API where it has one (a memfs volume's
-  // `promises` is not enumerable, so isomorphic-git uses its callbacks)
-  const promises = (fs as { promises?: unknown }).promises;
-  const enumerable = Object.getOwnPropertyDescriptor(fs, 'promises')?.enumerable;
-  const client = !enumerable && promises && typeof promises === 'object' ? promises : fs;
-  let plainFs: Fs | null = null;
+/** one gitdir's database (opened on demand, closed when idle) and its queue of layer writes */
+interface Entry {
+  odb: Promise<Odb> | null;
+  queue: Promise<void>;
+  timer: ReturnType<typeof setTimeout> | null;
+  /** bumped by every queued layer write: an idle close armed before it is stale */
+  generation: number;
+}
 
-  /** one gitdir's database (opened on demand, closed when idle) and its queue of layer writes */
-  interface Entry {
-    odb: Promise<Odb> | null;
-    queue: Promise<void>;
-    timer: ReturnType<typeof setTimeout> | null;
-    /** bumped by every queued layer write: an idle close armed before it is stale */
-    generation: number;
-  }
-  const entries = new Map<string, Entry>();
+/**
+ * The hook's work: per gitdir, a queue of layer writes (one after the other)
+ * through a database opened on first use and closed after `idleMs` without
+ * writes. Errors go to onError (or a console warning), never to isomorphic-git.
+ */
+class LayerWriter {
+  private readonly entries = new Map<string, Entry>();
+  private plainFs: Fs | null = null;
 
-  const report = (err: unknown, gitdir: string) => {
+  constructor(
+    /** the client as given: the layer's own files must not go through the hook */
+    private readonly client: object,
+    private readonly options: MidxHookOptions,
+    private readonly settings: HookSettings,
+  ) {}
+
+  private report(err: unknown, gitdir: string): void {
     try {
-      if (options.onError) options.onError(err, gitdir);
+      if (this.options.onError) this.options.onError(err, gitdir);
       else console.warn(`midx-odb: no MIDX layer written for ${gitdir}: ${(err as Error)?.message ?? err}`);
     } catch {
       // a throwing callback must not fail isomorphic-git's command
     }
-  };
+  }
 
-  const accepts = async (gitdir: string): Promise<boolean> => {
-    if (only) return only.has(normalizePath(gitdir));
-    plainFs ??= normalizeFs(client);
-    return !(await insideWorkTree(plainFs, gitdir));
-  };
+  private async accepts(gitdir: string): Promise<boolean> {
+    if (this.settings.only) return this.settings.only.has(normalizePath(gitdir));
+    this.plainFs ??= normalizeFs(this.client);
+    return !(await insideWorkTree(this.plainFs, gitdir));
+  }
 
-  const closeOdb = async (e: Entry): Promise<void> => {
+  private async closeOdb(e: Entry): Promise<void> {
     const p = e.odb;
     e.odb = null;
     if (!p) return;
@@ -183,37 +193,43 @@ export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions =
     } catch {
       // it never opened, or is gone already
     }
-  };
+  }
 
-  const armIdle = (gitdir: string, e: Entry) => {
+  private armIdle(gitdir: string, e: Entry): void {
     if (e.timer) clearTimeout(e.timer);
     const generation = e.generation;
     e.timer = setTimeout(() => {
       e.timer = null;
       e.queue = e.queue.then(async () => {
-        if (e.generation === generation) await closeOdb(e);
-        if (!e.odb && !e.timer && entries.get(gitdir) === e && e.generation === generation) entries.delete(gitdir);
+        if (e.generation === generation) await this.closeOdb(e);
+        if (!e.odb && !e.timer && this.entries.get(gitdir) === e && e.generation === generation) this.entries.delete(gitdir);
       });
-    }, idleMs);
+    }, this.settings.idleMs);
     // an idle timer alone must not keep a process alive
     (e.timer as { unref?: () => void }).unref?.();
-  };
+  }
 
-  const writeLayer = async (gitdir: string, e: Entry): Promise<void> => {
+  private async open(gitdir: string, e: Entry): Promise<Odb> {
+    if (!e.odb) {
+      e.odb = openOdb({ ...this.options.odbOptions, fs: this.client, gitdir });
+      e.odb.catch(() => {});
+    }
+    try {
+      return await e.odb;
+    } catch (err) {
+      e.odb = null;
+      throw err;
+    }
+  }
+
+  /** the layer (or the maintenance) after one pack index; its checksum goes to onLayer */
+  private async writeLayer(gitdir: string, e: Entry): Promise<void> {
+    const { options } = this;
+    const maintainOptions = this.settings.maintainOptions;
     const generation = e.generation;
     try {
-      if (!(await accepts(gitdir))) return;
-      if (!e.odb) {
-        e.odb = openOdb({ ...options.odbOptions, fs: client, gitdir });
-        e.odb.catch(() => {});
-      }
-      let odb: Odb;
-      try {
-        odb = await e.odb;
-      } catch (err) {
-        e.odb = null;
-        throw err;
-      }
+      if (!(await this.accepts(gitdir))) return;
+      const odb = await this.open(gitdir, e);
       await odb.refresh();
       let checksum: string | null;
       if (maintainOptions) {
@@ -233,65 +249,83 @@ export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions =
         }
       }
     } catch (err) {
-      report(err, gitdir);
+      this.report(err, gitdir);
     } finally {
-      if (e.odb) armIdle(gitdir, e);
+      if (e.odb) this.armIdle(gitdir, e);
       // nothing open and nothing queued since: forget the gitdir (a skipped work-tree path)
-      else if (e.generation === generation && !e.timer && entries.get(gitdir) === e) entries.delete(gitdir);
+      else if (e.generation === generation && !e.timer && this.entries.get(gitdir) === e) this.entries.delete(gitdir);
     }
-  };
+  }
 
-  /** Layer writes of one gitdir run one after the other; resolves when this one is done. */
-  const afterIndex = (gitdir: string): Promise<void> => {
-    let e = entries.get(gitdir);
+  /** Queues the layer write after a pack index of `gitdir`; resolves when it is done. */
+  afterIndex(gitdir: string): Promise<void> {
+    let e = this.entries.get(gitdir);
     if (!e) {
       e = { odb: null, queue: Promise.resolve(), timer: null, generation: 0 };
-      entries.set(gitdir, e);
+      this.entries.set(gitdir, e);
     }
     const entry = e;
     entry.generation++;
-    const next = entry.queue.then(() => writeLayer(gitdir, entry));
+    const next = entry.queue.then(() => this.writeLayer(gitdir, entry));
     entry.queue = next;
     return next;
-  };
+  }
 
-  const closeAll = async (): Promise<void> => {
-    const all = [...entries.values()];
+  /** Waits for queued writes and closes every database. */
+  async closeAll(): Promise<void> {
+    const all = [...this.entries.values()];
     for (const e of all) {
       if (e.timer) clearTimeout(e.timer);
       e.timer = null;
-      e.queue = e.queue.then(() => closeOdb(e));
+      e.queue = e.queue.then(() => this.closeOdb(e));
     }
     await Promise.all(all.map((e) => e.queue));
+  }
+}
+
+/** The client's writeFile, followed (for a pack index) by the layer write: callback or promise style, as called. */
+function hookWriteFile(orig: AnyFn, self: object, writer: LayerWriter): AnyFn {
+  return function writeFile(...args: unknown[]) {
+    const gitdir = gitdirOfPackIndex(args[0]);
+    if (!gitdir) return orig.apply(self, args);
+    const last = args[args.length - 1];
+    if (typeof last === 'function') {
+      // callback style: call back once the layer is written
+      args[args.length - 1] = (err: unknown, ...rest: unknown[]) => {
+        if (err) return (last as AnyFn)(err, ...rest);
+        writer.afterIndex(gitdir).then(() => (last as AnyFn)(null, ...rest));
+      };
+      return orig.apply(self, args);
+    }
+    const r = orig.apply(self, args);
+    if (!isPromiseLike(r)) return r;
+    return Promise.resolve(r).then(async (v) => {
+      await writer.afterIndex(gitdir);
+      return v;
+    });
   };
+}
 
-  const hookWriteFile = (orig: AnyFn, self: object): AnyFn =>
-    function writeFile(...args: unknown[]) {
-      const gitdir = gitdirOfPackIndex(args[0]);
-      if (!gitdir) return orig.apply(self, args);
-      const last = args[args.length - 1];
-      if (typeof last === 'function') {
-        // callback style: call back once the layer is written
-        args[args.length - 1] = (err: unknown, ...rest: unknown[]) => {
-          if (err) return (last as AnyFn)(err, ...rest);
-          afterIndex(gitdir).then(() => (last as AnyFn)(null, ...rest));
-        };
-        return orig.apply(self, args);
-      }
-      const r = orig.apply(self, args);
-      if (!isPromiseLike(r)) return r;
-      return Promise.resolve(r).then(async (v) => {
-        await afterIndex(gitdir);
-        return v;
-      });
-    };
-
+/**
+ * An fs client for isomorphic-git that writes a MIDX layer after every pack index
+ * isomorphic-git writes. `fs` is any client isomorphic-git accepts (node's fs,
+ * fs.promises, memfs, LightningFS...); the result has the same shape.
+ */
+export function withMidxHook<T extends object>(fs: T, options: MidxHookOptions = {}): T & MidxHookControl {
+  if (!fs || (typeof fs !== 'object' && typeof fs !== 'function')) throw new TypeError('withMidxHook: `fs` must be a file system client');
+  const settings = hookSettings(options);
+  // a callback-style client by its promise API where it has one (a memfs
+  // volume's `promises` is not enumerable, so isomorphic-git uses its callbacks)
+  const promises = (fs as { promises?: unknown }).promises;
+  const enumerable = Object.getOwnPropertyDescriptor(fs, 'promises')?.enumerable;
+  const client = !enumerable && promises && typeof promises === 'object' ? promises : fs;
+  const writer = new LayerWriter(client, options, settings);
   // bound to the client itself (classes with private fields); bind keeps `length`,
   // which isomorphic-git inspects (rmdir)
-  const hooked = proxyClient(fs, (key, fn, c) => (key === 'writeFile' ? hookWriteFile(fn, c) : fn.bind(c)));
+  const hooked = proxyClient(fs, (key, fn, c) => (key === 'writeFile' ? hookWriteFile(fn, c, writer) : fn.bind(c)));
   // close() with no argument is the hook's; with arguments, the client's own (close(fd, cb))
   const close = (...args: unknown[]) => {
-    if (args.length === 0) return closeAll();
+    if (args.length === 0) return writer.closeAll();
     const own = Reflect.get(hooked, 'close') as AnyFn | undefined;
     if (typeof own !== 'function') throw new TypeError('close is not a function of this fs client');
     return own(...args);
