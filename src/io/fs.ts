@@ -284,13 +284,321 @@ function shortRead(path: string, pos: number, len: number, got: number): Corrupt
 }
 
 /**
- * Normalises an fs client. Recognises, in this order: an object with an
- * enumerable `promises` (node fs, memfs volumes) whose sync calls are also used
- * for positional reads; a promise API (fs.promises, LightningFS's promises); a
- * callback API (promisified).
+ * What normalizeFs learned of a client: its promise API (`p`: its own, its
+ * enumerable `promises`, or its callbacks promisified), its synchronous
+ * descriptor calls (`syncIo`, node's fs and memfs), whether `p` opens files,
+ * the flags to open for reading, and the FileHandle API that creates files
+ * with O_EXCL (`handles`).
  */
-export function normalizeFs(client: any, options: { wholeFileBudget?: number } = {}): Fs {
-  if (!client || typeof client !== 'object') throw new TypeError('openOdb: `fs` must be a file system client');
+interface ClientShape {
+  client: any;
+  p: any;
+  syncIo: any | null;
+  hasOpen: boolean;
+  readFlags: number | string;
+  handles: any | null;
+}
+
+/** the shared scratch buffer of one normalised client (readScratch) */
+interface Scratch {
+  buf: Uint8Array;
+}
+
+/**
+ * A synchronous file over `readAt(buf, off, len, pos)` (bytes read): node's
+ * and memfs's readSync, or a handle's readSync (createOpfsFs).
+ */
+function syncFile(path: string, size: number, scratch: Scratch, readAt: (buf: Uint8Array, off: number, len: number, pos: number) => number, closeIt: () => void): RandomAccessFile {
+  let closed = false;
+  /** reads [pos, pos+len) into buf[0, len) */
+  const fill = (buf: Uint8Array, pos: number, len: number): Uint8Array => {
+    if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+    let done = 0;
+    while (done < len) {
+      const n = readAt(buf, done, len - done, pos + done);
+      if (!n) throw shortRead(path, pos, len, pos + done);
+      done += n;
+    }
+    return buf;
+  };
+  return {
+    path,
+    size,
+    sync: true,
+    read(pos: number, len: number): Uint8Array {
+      return fill(new Uint8Array(len), pos, len);
+    },
+    readInto(target: Uint8Array, pos: number, len: number): void {
+      fill(target, pos, len);
+    },
+    readScratch(pos: number, len: number): Uint8Array {
+      // a big entry gets a buffer of its own, so that the shared one never
+      // keeps hundreds of megabytes alive after one large object
+      const s = scratch.buf;
+      const buf = len > SCRATCH_MAX ? new Uint8Array(len) : s.length >= len ? s : (scratch.buf = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(len, s.length * 2))));
+      return fill(buf, pos, len).subarray(0, len);
+    },
+    close() {
+      if (!closed) {
+        closed = true;
+        closeIt();
+      }
+    },
+  };
+}
+
+/** A file opened through the synchronous descriptor calls (regular files only). */
+async function openSyncFile(c: ClientShape, path: string, scratch: Scratch): Promise<RandomAccessFile> {
+  const syncIo = c.syncIo;
+  let fd: number;
+  try {
+    fd = await retryOnFileTableFull(() => syncIo.openSync(path, c.readFlags));
+  } catch (err) {
+    throw openFailure(path, err);
+  }
+  let st;
+  try {
+    st = syncIo.fstatSync(fd);
+  } catch (err) {
+    syncIo.closeSync(fd);
+    throw err;
+  }
+  const what = notAFile(st);
+  if (what) {
+    syncIo.closeSync(fd);
+    throw new NotAFileError(path, `is ${what}, not a regular file`);
+  }
+  return syncFile(
+    path,
+    Number(st.size),
+    scratch,
+    (buf, off, len, pos) => syncIo.readSync(fd, buf, off, len, pos),
+    () => syncIo.closeSync(fd),
+  );
+}
+
+/** A file opened through the promise API's open (a FileHandle, or a descriptor of a callback client). */
+async function openHandleFile(c: ClientShape, path: string, scratch: Scratch): Promise<RandomAccessFile> {
+  let fh;
+  try {
+    fh = await retryOnFileTableFull(() => c.p.open(path, c.readFlags));
+  } catch (err) {
+    throw openFailure(path, err);
+  }
+  if (typeof fh === 'number') fh = descriptorHandle(c.client, fh);
+  let st;
+  try {
+    st = await fh.stat();
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  const what = notAFile(st);
+  if (what) {
+    await fh.close();
+    throw new NotAFileError(path, `is ${what}, not a regular file`);
+  }
+  const size = Number(st.size);
+  // a handle that reads synchronously (createOpfsFs's, over FileSystemSyncAccessHandle)
+  if (typeof fh.readSync === 'function') {
+    return syncFile(
+      path,
+      size,
+      scratch,
+      (buf, off, len, pos) => fh.readSync(buf, off, len, pos),
+      () => void fh.close(),
+    );
+  }
+  const readInto = async (buf: Uint8Array, pos: number, len: number) => {
+    if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+    let done = 0;
+    while (done < len) {
+      const { bytesRead } = await fh.read(buf, done, len - done, pos + done);
+      if (!bytesRead) throw shortRead(path, pos, len, pos + done);
+      done += bytesRead;
+    }
+  };
+  return {
+    path,
+    size,
+    sync: false,
+    async read(pos: number, len: number) {
+      const buf = new Uint8Array(len);
+      await readInto(buf, pos, len);
+      return buf;
+    },
+    readInto,
+    async close() {
+      await fh.close();
+    },
+  };
+}
+
+/** A file of a client with no positional reads: its bytes read whole (cached within the budget) and sliced. */
+async function openWholeFile(fs: Fs, wholeFiles: WholeFileCache, path: string): Promise<RandomAccessFile> {
+  let st: FileStat | null;
+  try {
+    st = await fs.stat(path);
+  } catch (err) {
+    throw openFailure(path, err);
+  }
+  if (!st) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
+  if (!st.isFile) throw new NotAFileError(path, `is ${st.isDirectory ? 'a directory' : 'not a regular file'}, not a regular file`);
+  const size = st.size;
+  const read = async (pos: number, len: number) => {
+    if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
+    const data = await wholeFiles.get(path, size);
+    if (pos + len > data.length) throw shortRead(path, pos, len, data.length);
+    return data.subarray(pos, pos + len);
+  };
+  return {
+    path,
+    size,
+    sync: false,
+    read,
+    async readInto(target: Uint8Array, pos: number, len: number) {
+      target.set(await read(pos, len));
+    },
+    close() {
+      wholeFiles.drop(path);
+    },
+  };
+}
+
+/** A new file (O_EXCL) written through the synchronous descriptor calls. */
+function syncWritable(c: ClientShape, path: string): WritableFile {
+  const { client, syncIo } = c;
+  let fd: number;
+  try {
+    fd = syncIo.openSync(path, 'wx');
+  } catch (err) {
+    throw createFailure(path, err);
+  }
+  let closed = false;
+  const made = identity(syncIo.fstatSync(fd));
+  return {
+    path,
+    async write(data) {
+      for (let done = 0; done < data.length; ) done += client.writeSync(fd, data, done, data.length - done);
+    },
+    async isStillAt() {
+      if (!made || typeof client.lstatSync !== 'function') return true;
+      try {
+        return sameFile(made, client.lstatSync(path));
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      if (!closed) {
+        closed = true;
+        syncIo.closeSync(fd);
+      }
+    },
+  };
+}
+
+/** A new file (O_EXCL) written through a FileHandle API, or a callback client's descriptor. */
+async function handleWritable(c: ClientShape, path: string): Promise<WritableFile> {
+  const { client, p, handles } = c;
+  let fh: any;
+  try {
+    fh = await handles.open(path, 'wx');
+  } catch (err) {
+    throw createFailure(path, err);
+  }
+  const fd = typeof fh === 'number' ? fh : -1;
+  const write = fd >= 0 ? promisify(client.write, client) : null;
+  let closed = false;
+  const made = identity(await (fd >= 0 ? descriptorHandle(client, fd).stat() : fh.stat()).catch(() => null));
+  const lstat = typeof handles.lstat === 'function' ? (q: string) => handles.lstat(q) : typeof p.lstat === 'function' ? (q: string) => p.lstat(q) : null;
+  return {
+    path,
+    async isStillAt() {
+      if (!made || !lstat) return true;
+      try {
+        return sameFile(made, await lstat(path));
+      } catch {
+        return false;
+      }
+    },
+    async write(data) {
+      for (let done = 0; done < data.length; ) {
+        const n = write ? await write(fd, data, done, data.length - done, null) : await fh.write(data, done, data.length - done);
+        done += typeof n === 'number' ? n : (n as { bytesWritten: number }).bytesWritten;
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (fd >= 0) await promisify(client.close, client)(fd);
+      else await fh.close();
+    },
+  };
+}
+
+/** A new file of a client with neither: created empty (exclusively, as far as the client can), its bytes kept and written whole at close. */
+async function bufferedWritable(fs: Fs, path: string): Promise<WritableFile> {
+  await fs.createExclusive(path);
+  const chunks: Uint8Array[] = [];
+  return {
+    path,
+    async isStillAt() {
+      return true;
+    },
+    async write(data) {
+      chunks.push(data.slice());
+    },
+    async close() {
+      let n = 0;
+      for (const c of chunks) n += c.length;
+      const all = new Uint8Array(n);
+      n = 0;
+      for (const c of chunks) {
+        all.set(c, n);
+        n += c.length;
+      }
+      chunks.length = 0;
+      await fs.writeFile(path, all);
+    },
+  };
+}
+
+/** createExclusive through a FileHandle API (O_EXCL), its mode set after the bytes are written. */
+async function createWithHandles(c: ClientShape, fs: Fs, path: string, bytes: Uint8Array, mode: number | undefined): Promise<void> {
+  const { client, handles } = c;
+  let fh: any;
+  try {
+    // created writable, then given its mode: memfs refuses to write a file it opened as 0444
+    fh = await handles.open(path, 'wx');
+  } catch (err) {
+    throw createFailure(path, err);
+  }
+  try {
+    if (typeof fh === 'number') {
+      // a callback client's open gives a descriptor
+      for (let done = 0; done < bytes.length; ) done += await promisify(client.write, client)(fh, bytes, done, bytes.length - done, done);
+    } else if (bytes.length) await fh.writeFile(bytes);
+  } catch (err) {
+    // a half-written file (a full disk) is not left behind
+    await (typeof fh === 'number' ? promisify(client.close, client)(fh) : fh.close()).catch(() => {});
+    fh = null;
+    await fs.remove(path).catch(() => {});
+    throw err;
+  } finally {
+    if (fh !== null) {
+      if (typeof fh === 'number') await promisify(client.close, client)(fh);
+      else await fh.close();
+    }
+  }
+  if (mode !== undefined) {
+    const chmod = typeof handles.chmod === 'function' ? handles.chmod.bind(handles) : typeof client.chmod === 'function' ? promisify(client.chmod, client) : null;
+    if (chmod) await chmod(path, mode);
+  }
+}
+
+/** What normalizeFs finds in a client (see ClientShape). */
+function clientShape(client: any): ClientShape {
   const desc = Object.getOwnPropertyDescriptor(client, 'promises');
   let p: any;
   if (desc && desc.enumerable && client.promises) p = client.promises;
@@ -309,105 +617,34 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
       ? client
       : null;
   const hasOpen = typeof p.open === 'function';
-  const statSyncFn = typeof client.statSync === 'function' ? client.statSync : null;
-  let scratch = new Uint8Array(64 * 1024);
   // read-only and non-blocking: opening a FIFO must not wait for a writer
   const constants = client.constants ?? client.promises?.constants;
   const readFlags: number | string =
     constants && typeof constants.O_RDONLY === 'number' && typeof constants.O_NONBLOCK === 'number' ? constants.O_RDONLY | constants.O_NONBLOCK : 'r';
+  // O_EXCL through a FileHandle API: the client's own promises (even a
+  // non-enumerable one, as memfs volumes have), or its promisified open
+  const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
+  return { client, p, syncIo, hasOpen, readFlags, handles };
+}
+
+/**
+ * Normalises an fs client. Recognises, in this order: an object with an
+ * enumerable `promises` (node fs, memfs volumes) whose sync calls are also used
+ * for positional reads; a promise API (fs.promises, LightningFS's promises); a
+ * callback API (promisified).
+ */
+export function normalizeFs(client: any, options: { wholeFileBudget?: number } = {}): Fs {
+  if (!client || typeof client !== 'object') throw new TypeError('openOdb: `fs` must be a file system client');
+  const c = clientShape(client);
+  const { p, syncIo, hasOpen } = c;
+  const statSyncFn = typeof client.statSync === 'function' ? client.statSync : null;
+  const scratch: Scratch = { buf: new Uint8Array(64 * 1024) };
 
   /** openWrite; a lock prefers the client's FileHandle API (awaitable, as other writers' hooks expect) to the sync calls */
   async function openWrite(path: string, preferSync: boolean): Promise<WritableFile> {
-    if (syncIo && typeof client.writeSync === 'function' && (preferSync || !(client.promises && typeof client.promises.open === 'function'))) {
-      let fd: number;
-      try {
-        fd = syncIo.openSync(path, 'wx');
-      } catch (err) {
-        throw createFailure(path, err);
-      }
-      let closed = false;
-      const made = identity(syncIo.fstatSync(fd));
-      return {
-        path,
-        async write(data) {
-          for (let done = 0; done < data.length; ) done += client.writeSync(fd, data, done, data.length - done);
-        },
-        async isStillAt() {
-          if (!made || typeof client.lstatSync !== 'function') return true;
-          try {
-            return sameFile(made, client.lstatSync(path));
-          } catch {
-            return false;
-          }
-        },
-        async close() {
-          if (!closed) {
-            closed = true;
-            syncIo.closeSync(fd);
-          }
-        },
-      };
-    }
-    const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
-    if (handles) {
-      let fh: any;
-      try {
-        fh = await handles.open(path, 'wx');
-      } catch (err) {
-        throw createFailure(path, err);
-      }
-      const fd = typeof fh === 'number' ? fh : -1;
-      const write = fd >= 0 ? promisify(client.write, client) : null;
-      let closed = false;
-      const made = identity(await (fd >= 0 ? descriptorHandle(client, fd).stat() : fh.stat()).catch(() => null));
-      const lstat = typeof handles.lstat === 'function' ? (q: string) => handles.lstat(q) : typeof p.lstat === 'function' ? (q: string) => p.lstat(q) : null;
-      return {
-        path,
-        async isStillAt() {
-          if (!made || !lstat) return true;
-          try {
-            return sameFile(made, await lstat(path));
-          } catch {
-            return false;
-          }
-        },
-        async write(data) {
-          for (let done = 0; done < data.length; ) {
-            const n = write ? await write(fd, data, done, data.length - done, null) : await fh.write(data, done, data.length - done);
-            done += typeof n === 'number' ? n : (n as { bytesWritten: number }).bytesWritten;
-          }
-        },
-        async close() {
-          if (closed) return;
-          closed = true;
-          if (fd >= 0) await promisify(client.close, client)(fd);
-          else await fh.close();
-        },
-      };
-    }
-    await fs.createExclusive(path);
-    const chunks: Uint8Array[] = [];
-    return {
-      path,
-      async isStillAt() {
-        return true;
-      },
-      async write(data) {
-        chunks.push(data.slice());
-      },
-      async close() {
-        let n = 0;
-        for (const c of chunks) n += c.length;
-        const all = new Uint8Array(n);
-        n = 0;
-        for (const c of chunks) {
-          all.set(c, n);
-          n += c.length;
-        }
-        chunks.length = 0;
-        await fs.writeFile(path, all);
-      },
-    };
+    if (syncIo && typeof client.writeSync === 'function' && (preferSync || !(client.promises && typeof client.promises.open === 'function'))) return syncWritable(c, path);
+    if (c.handles) return handleWritable(c, path);
+    return bufferedWritable(fs, path);
   }
 
   const fs: Fs = {
@@ -465,154 +702,9 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
         }
       : undefined,
     async open(path) {
-      /**
-       * A synchronous file over `readAt(buf, off, len, pos)` (bytes read):
-       * node's and memfs's readSync, or a handle's readSync (createOpfsFs).
-       */
-      const syncFile = (size: number, readAt: (buf: Uint8Array, off: number, len: number, pos: number) => number, closeIt: () => void): RandomAccessFile => {
-        let closed = false;
-        /** reads [pos, pos+len) into buf[0, len) */
-        const fill = (buf: Uint8Array, pos: number, len: number): Uint8Array => {
-          if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
-          let done = 0;
-          while (done < len) {
-            const n = readAt(buf, done, len - done, pos + done);
-            if (!n) throw shortRead(path, pos, len, pos + done);
-            done += n;
-          }
-          return buf;
-        };
-        return {
-          path,
-          size,
-          sync: true,
-          read(pos: number, len: number): Uint8Array {
-            return fill(new Uint8Array(len), pos, len);
-          },
-          readInto(target: Uint8Array, pos: number, len: number): void {
-            fill(target, pos, len);
-          },
-          readScratch(pos: number, len: number): Uint8Array {
-            // a big entry gets a buffer of its own, so that the shared one never
-            // keeps hundreds of megabytes alive after one large object
-            const buf = len > SCRATCH_MAX ? new Uint8Array(len) : scratch.length >= len ? scratch : (scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(len, scratch.length * 2))));
-            return fill(buf, pos, len).subarray(0, len);
-          },
-          close() {
-            if (!closed) {
-              closed = true;
-              closeIt();
-            }
-          },
-        };
-      };
-      if (syncIo) {
-        let fd: number;
-        try {
-          fd = await retryOnFileTableFull(() => syncIo.openSync(path, readFlags));
-        } catch (err) {
-          throw openFailure(path, err);
-        }
-        let st;
-        try {
-          st = syncIo.fstatSync(fd);
-        } catch (err) {
-          syncIo.closeSync(fd);
-          throw err;
-        }
-        const what = notAFile(st);
-        if (what) {
-          syncIo.closeSync(fd);
-          throw new NotAFileError(path, `is ${what}, not a regular file`);
-        }
-        const size = Number(st.size);
-        return syncFile(
-          size,
-          (buf, off, len, pos) => syncIo.readSync(fd, buf, off, len, pos),
-          () => syncIo.closeSync(fd),
-        );
-      }
-      if (hasOpen) {
-        let fh;
-        try {
-          fh = await retryOnFileTableFull(() => p.open(path, readFlags));
-        } catch (err) {
-          throw openFailure(path, err);
-        }
-        if (typeof fh === 'number') fh = descriptorHandle(client, fh);
-        let st;
-        try {
-          st = await fh.stat();
-        } catch (err) {
-          await fh.close();
-          throw err;
-        }
-        const what = notAFile(st);
-        if (what) {
-          await fh.close();
-          throw new NotAFileError(path, `is ${what}, not a regular file`);
-        }
-        const size = Number(st.size);
-        // a handle that reads synchronously (createOpfsFs's, over FileSystemSyncAccessHandle)
-        if (typeof fh.readSync === 'function') {
-          return syncFile(
-            size,
-            (buf, off, len, pos) => fh.readSync(buf, off, len, pos),
-            () => void fh.close(),
-          );
-        }
-        const readInto = async (buf: Uint8Array, pos: number, len: number) => {
-          if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
-          let done = 0;
-          while (done < len) {
-            const { bytesRead } = await fh.read(buf, done, len - done, pos + done);
-            if (!bytesRead) throw shortRead(path, pos, len, pos + done);
-            done += bytesRead;
-          }
-        };
-        return {
-          path,
-          size,
-          sync: false,
-          async read(pos: number, len: number) {
-            const buf = new Uint8Array(len);
-            await readInto(buf, pos, len);
-            return buf;
-          },
-          readInto,
-          async close() {
-            await fh.close();
-          },
-        };
-      }
-      // whole-file fallback: the bytes are cached within the budget and sliced
-      let st: FileStat | null;
-      try {
-        st = await fs.stat(path);
-      } catch (err) {
-        throw openFailure(path, err);
-      }
-      if (!st) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
-      if (!st.isFile) throw new NotAFileError(path, `is ${st.isDirectory ? 'a directory' : 'not a regular file'}, not a regular file`);
-      const size = st.size;
-      const read = async (pos: number, len: number) => {
-        if (pos < 0 || pos + len > size) throw shortRead(path, pos, len, size);
-        const data = await wholeFiles.get(path, size);
-        if (pos + len > data.length) throw shortRead(path, pos, len, data.length);
-        return data.subarray(pos, pos + len);
-      };
-      return {
-        path,
-        size,
-        sync: false,
-        read,
-        async readInto(target: Uint8Array, pos: number, len: number) {
-          target.set(await read(pos, len));
-        },
-        close() {
-          wholeFiles.drop(path);
-        },
-      };
+      if (syncIo) return openSyncFile(c, path, scratch);
+      if (hasOpen) return openHandleFile(c, path, scratch);
+      return openWholeFile(fs, wholeFiles, path);
     },
     async writeFile(path, data, mode) {
       await p.writeFile(path, data, mode === undefined ? undefined : { mode });
@@ -625,40 +717,7 @@ export function normalizeFs(client: any, options: { wholeFileBudget?: number } =
     },
     async createExclusive(path, data = new Uint8Array(0), mode) {
       const bytes = toBytes(data);
-      // O_EXCL through a FileHandle API: the client's own promises (even a
-      // non-enumerable one, as memfs volumes have), or its promisified open
-      const handles = client.promises && typeof client.promises.open === 'function' ? client.promises : hasOpen ? p : null;
-      if (handles) {
-        let fh: any;
-        try {
-          // created writable, then given its mode: memfs refuses to write a file it opened as 0444
-          fh = await handles.open(path, 'wx');
-        } catch (err) {
-          throw createFailure(path, err);
-        }
-        try {
-          if (typeof fh === 'number') {
-            // a callback client's open gives a descriptor
-            for (let done = 0; done < bytes.length; ) done += await promisify(client.write, client)(fh, bytes, done, bytes.length - done, done);
-          } else if (bytes.length) await fh.writeFile(bytes);
-        } catch (err) {
-          // a half-written file (a full disk) is not left behind
-          await (typeof fh === 'number' ? promisify(client.close, client)(fh) : fh.close()).catch(() => {});
-          fh = null;
-          await fs.remove(path).catch(() => {});
-          throw err;
-        } finally {
-          if (fh !== null) {
-            if (typeof fh === 'number') await promisify(client.close, client)(fh);
-            else await fh.close();
-          }
-        }
-        if (mode !== undefined) {
-          const chmod = typeof handles.chmod === 'function' ? handles.chmod.bind(handles) : typeof client.chmod === 'function' ? promisify(client.chmod, client) : null;
-          if (chmod) await chmod(path, mode);
-        }
-        return;
-      }
+      if (c.handles) return createWithHandles(c, fs, path, bytes, mode);
       // No O_EXCL in this client (LightningFS): check, then write. A single
       // browser tab serialises its own writers through the odb, so this is
       // documented as best effort across tabs.
