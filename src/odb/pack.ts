@@ -1,11 +1,39 @@
 /**
  * The pack backend, shaped like libgit2's odb_pack: `midxPacks` (the packs some
  * MIDX layer names, in global pack-int-id order) and `packs` (unindexed packs),
- * plus `lastFound`. Lookups go through the MIDX chain (tip first), then the
- * pack that answered last, then the other unindexed packs. Change detection is
- * cheap (MIDX size and trailer, chain file bytes, directory listing) and only
- * what changed is reloaded. A MIDX that fails to load, or names a pack that is
- * gone, is dropped with a warning and its packs become unindexed packs.
+ * plus `lastFound`.
+ *
+ * How a read goes. `Odb.read(oid)` first asks `locateNow`: with the layers'
+ * tables loaded, the MIDX tip is searched in place (fanout, then a binary
+ * search over the raw OID bytes), then each base layer, then the pack that
+ * answered last and the other unindexed packs whose `.idx` is loaded. The
+ * entry's pack then reads it (`Pack.readNow`): entry headers and small entries
+ * come from its pack windows (pack/window.ts) or one positional read, the
+ * delta chain is walked down to a base (or to a base held in the delta-base
+ * cache), inflated into exact-size buffers and applied back up. When all of
+ * that completes at once (the usual case on node's fs), no promise is made
+ * but the caller's. Anything else takes the full path (`locate`, below): the
+ * first use loads the MIDX (the single file, else the chain) and lists the
+ * pack directory; a layer whose tables are not loaded is searched by
+ * positional reads until it has answered enough lookups to be worth loading;
+ * an index is read on the first lookup that needs it. A pack that fails to
+ * open sends the lookup on to the unindexed packs; a damaged layer is dropped
+ * with the layers above it, with a warning, and its packs become unindexed.
+ * Loose objects and alternates come after the packs (odb.ts).
+ *
+ * How a miss goes. Before "not found", the disk is looked at once more, cheaply
+ * (`refreshOnMiss`): a stamp of stat results (pack directory, MIDX, chain
+ * directory and file); when it equals the loaded state's, nothing is reloaded,
+ * and misses in the same event-loop turn share one check. When it differs,
+ * `refresh` reads the MIDX trailer, the chain file and the listing, and
+ * reloads only what changed.
+ *
+ * How a write goes (odb/write.ts and its neighbours, through one
+ * WriterContext): the job (options checked, as git's), the state (the MIDX
+ * as loaded, layers this backend holds borrowed), the plan (packs collected,
+ * objects selected with git's rules, the bytes built), then the commit under
+ * a lock (a new file, or a layer and a new chain file, by rename), and a
+ * refresh of this backend so that the next lookup sees the new layer.
  */
 
 import type { CorruptError } from '../errors.js';
