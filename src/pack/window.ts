@@ -104,7 +104,12 @@ export class WindowBudget {
     const v = this.views[i];
     if (v) return v;
     if (!this.slab) this.slab = new Uint8Array(this.slots * WINDOW_SIZE);
-    return (this.views[i] = this.slab.subarray(i * WINDOW_SIZE, (i + 1) * WINDOW_SIZE));
+    const view = this.slab.subarray(i * WINDOW_SIZE, (i + 1) * WINDOW_SIZE);
+    // the slot's first use: its page is touched here, in JavaScript, before a
+    // read fills it. A page the kernel faults in while copying a read into it
+    // cost 20-60 us on the machines measured, against 12 us touched first.
+    for (let at = 0; at < WINDOW_SIZE; at += 4096) view[at] = 0;
+    return (this.views[i] = view);
   }
 
   /** @internal */
