@@ -28,10 +28,11 @@
 import { configBool, configGet } from '../config.js';
 import { CorruptError, InvalidArgumentError } from '../errors.js';
 import { isNotFound, join } from '../io/fs.js';
-import { fromHex, toHex } from '../oid.js';
+import { fromHex } from '../oid.js';
 import type { PackIndex } from '../pack/idx.js';
 import type { Pack } from '../pack/pack.js';
-import { PackSources, typeNumber, writePackFromSources } from '../pack/write.js';
+import { PackSources, writePackFromSources } from '../pack/write.js';
+import { repackWriteInit } from './write-pack.js';
 import type { MaintainOptions, MaintainResult, MaintainStep } from '../types.js';
 import { type ChainStep, type GeometryPack, type MaintainSettings, planChain, planGeometry, type PlanLayer, stepBase } from './maintain-plan.js';
 import { AbortGate, progressWith } from '../progress.js';
@@ -284,21 +285,7 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
     gate.commit();
     const fresh: string[] = [];
     if (src.count) {
-      result.pack = await writePackFromSources(
-        {
-          fs,
-          codec: odb.codec,
-          hash: odb.hash,
-          packDir: odb.packDir,
-          progress,
-          deltaBaseOffset: configBool(odb.config, 'repack.useDeltaBaseOffset', true),
-          async readWhole(oid) {
-            const obj = await odb.read(toHex(oid));
-            return { type: typeNumber(obj.type), data: obj.data };
-          },
-        },
-        src,
-      );
+      result.pack = await writePackFromSources(repackWriteInit(odb, progress), src);
       fresh.push(`${result.pack.name}.idx`);
       result.changed = true;
       await odb.refresh();

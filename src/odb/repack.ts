@@ -19,6 +19,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { join } from '../io/fs.js';
 import type { Pack } from '../pack/pack.js';
 import { PackSources, writePackFromSources } from '../pack/write.js';
+import { repackWriteInit } from './write-pack.js';
 import { toHex } from '../oid.js';
 import type { RepackMidxOptions, RepackMidxResult } from '../types.js';
 import type { Odb } from './odb.js';
@@ -109,17 +110,9 @@ export async function repackMidx(odb: Odb, options: RepackMidxOptions = {}): Pro
   // what is there before: an aborted repack removes the pack it wrote, unless the same pack was there already
   const before = new Set((await odb.fs.readdir(odb.packDir)) ?? []);
   const pack = await writePackFromSources(
-    {
-      fs: odb.fs,
-      codec: odb.codec,
-      hash: odb.hash,
-      packDir: odb.packDir,
-      progress,
-      deltaBaseOffset: configBool(odb.config, 'repack.useDeltaBaseOffset', true),
-      async readWhole(oid) {
-        throw new InvalidArgumentError(`repack: object ${toHex(oid)} has no pack entry`);
-      },
-    },
+    repackWriteInit(odb, progress, async (oid) => {
+      throw new InvalidArgumentError(`repack: object ${toHex(oid)} has no pack entry`);
+    }),
     src,
   );
   const unwrite = async () => {

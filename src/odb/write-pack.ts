@@ -9,24 +9,46 @@ import { NotFoundError } from '../errors.js';
 import { parseOid, toHex } from '../oid.js';
 import type { Pack } from '../pack/pack.js';
 import { PackSources, type PackWriteInit, typeNumber, type WrittenPack, writePackFromSources } from '../pack/write.js';
-import type { WritePackOptions } from '../types.js';
+import type { Progress, WritePackOptions } from '../types.js';
+import { configBool } from '../config.js';
 import type { Odb } from './odb.js';
 import { AbortGate, progressWith } from '../progress.js';
 
-function init(odb: Odb, options: WritePackOptions): PackWriteInit {
+/**
+ * The pack writer's settings for this database (its files, hash and codec);
+ * objects written whole are read through the database unless `readWhole`
+ * says otherwise.
+ */
+export function packWriteInit(odb: Odb, o: Partial<Omit<PackWriteInit, 'fs' | 'codec' | 'hash'>> = {}): PackWriteInit {
   return {
     fs: odb.fs,
     codec: odb.codec,
     hash: odb.hash,
-    packDir: options.packDir ?? odb.packDir,
+    packDir: o.packDir ?? odb.packDir,
+    progress: o.progress,
+    deltaBaseOffset: o.deltaBaseOffset,
+    compressionLevel: o.compressionLevel,
+    readWhole:
+      o.readWhole ??
+      (async (oid) => {
+        const obj = await odb.read(toHex(oid));
+        return { type: typeNumber(obj.type), data: obj.data };
+      }),
+  };
+}
+
+/** packWriteInit for git's repack and maintenance: deltas refer to their base by offset unless `repack.useDeltaBaseOffset` is false. */
+export function repackWriteInit(odb: Odb, progress: Progress | undefined, readWhole?: PackWriteInit['readWhole']): PackWriteInit {
+  return packWriteInit(odb, { progress, deltaBaseOffset: configBool(odb.config, 'repack.useDeltaBaseOffset', true), readWhole });
+}
+
+function init(odb: Odb, options: WritePackOptions): PackWriteInit {
+  return packWriteInit(odb, {
+    packDir: options.packDir,
     progress: progressWith(options, new AbortGate(options.signal)),
     deltaBaseOffset: options.deltaBaseOffset,
     compressionLevel: options.compressionLevel,
-    async readWhole(oid) {
-      const obj = await odb.read(toHex(oid));
-      return { type: typeNumber(obj.type), data: obj.data };
-    },
-  };
+  });
 }
 
 /** Writes a pack of the given objects (each kept once); returns the files written. */
