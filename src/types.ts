@@ -41,7 +41,7 @@ export interface OpenOdbOptions {
   /** byte budget of the delta-base cache (default 96 MiB) */
   deltaBaseCacheBytes?: number;
   /**
-   * byte budget of pack windows (default 8 MiB; 0 turns them off): blocks of
+   * byte budget of pack windows (default 8 MiB; 0 turns them off; at most 1 GiB): blocks of
    * 4 KiB read from pack files and kept, so that entry headers, small objects
    * and the links of delta chains cost no file read once their block was read,
    * as git's memory-mapped pack windows (core.packedGitLimit)

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import { openOdb } from '../src/index.js';
 import { WINDOW_SIZE, WindowBudget } from '../src/pack/window.js';
 
 /** a deterministic "file" of `n` bytes and a readInto over it that counts reads */
@@ -109,5 +111,15 @@ describe('pack windows', () => {
     expect(new WindowBudget(WINDOW_SIZE).enabled).toBe(false);
     expect(new WindowBudget(0).enabled).toBe(false);
     expect(new WindowBudget(2 * WINDOW_SIZE).enabled).toBe(true);
+  });
+
+  it('openOdb refuses a packWindowBytes that is not a byte count from 0 to 1 GiB, with a TypeError', async () => {
+    for (const bad of [NaN, -1, Infinity, 2 ** 40, '8M' as unknown as number]) {
+      await expect(openOdb({ fs, gitdir: '/nonexistent-gitdir', packWindowBytes: bad })).rejects.toThrow(/packWindowBytes/);
+    }
+    for (const good of [0, 4096, 1024 * 1024 * 1024]) {
+      const odb = await openOdb({ fs, gitdir: '/nonexistent-gitdir', packWindowBytes: good });
+      await odb.close();
+    }
   });
 });

@@ -8,6 +8,9 @@ import type { OpenOdbOptions } from '../types.js';
 import { loadCodec } from '../zlib/index.js';
 import { Odb, type PublicOdb } from './odb.js';
 
+/** Most bytes of pack windows one database may hold (their slab is one allocation). */
+const MAX_WINDOW_BYTES = 1024 * 1024 * 1024;
+
 /** Most bytes the config file is read to. */
 const CONFIG_FILE_LIMIT = 16 * 1024 * 1024;
 
@@ -26,6 +29,10 @@ export async function openOdb(options: OpenOdbOptions): Promise<PublicOdb> {
   }
   const zlib = options.zlib ?? 'auto';
   if (zlib !== 'auto' && zlib !== 'js' && zlib !== 'pako') throw new TypeError(`openOdb: unknown zlib option ${JSON.stringify(zlib)} ('auto', 'js' or 'pako')`);
+  const windows = options.packWindowBytes;
+  if (windows !== undefined && !(typeof windows === 'number' && windows >= 0 && windows <= MAX_WINDOW_BYTES)) {
+    throw new TypeError(`openOdb: \`packWindowBytes\` must be a number of bytes from 0 to ${MAX_WINDOW_BYTES} (1 GiB), not ${String(windows)}`);
+  }
   const codec = await loadCodec({ forceJs: zlib !== 'auto' });
   return new Odb({
     fs,

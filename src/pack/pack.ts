@@ -68,6 +68,12 @@ function scratchFor(size: number, avoid: Uint8Array): Uint8Array {
   return scratch[k];
 }
 
+/** the offset of the entry of `oid` in this pack (a REF_DELTA base), or -1 */
+function offsetOf(idx: PackIndex, oid: Uint8Array): number {
+  const pos = idx.find(oid);
+  return pos >= 0 ? idx.offsetAt(pos) : -1;
+}
+
 function isScratch(b: Uint8Array): boolean {
   return b.buffer === scratch[0].buffer || b.buffer === scratch[1].buffer;
 }
@@ -124,6 +130,7 @@ export class Pack {
   private readonly windows: FileWindows;
   /** the open file's readInto, for the windows (a synchronous file's) */
   private readInto: ReadInto | null = null;
+  private readIntoFile: RandomAccessFile | null = null;
 
   constructor(
     private readonly ctx: PackContext,
@@ -228,8 +235,14 @@ export class Pack {
   private bytesAt(f: RandomAccessFile, at: number, len: number): Uint8Array | Promise<Uint8Array> {
     if (f.readScratch) {
       const w = this.windows;
-      if (len <= WINDOW_SIZE && w.enabled) {
-        const b = w.bytes(this.readInto ?? (this.readInto = (t, p, l) => f.readInto(t, p, l) as void), f.size, at, len);
+      // windows hold the pack's current file only: a read that resumes after
+      // its pack was closed (and perhaps opened again) reads its own file directly
+      if (len <= WINDOW_SIZE && w.enabled && f === this.file) {
+        if (this.readIntoFile !== f) {
+          this.readIntoFile = f;
+          this.readInto = (t, p, l) => f.readInto(t, p, l) as void;
+        }
+        const b = w.bytes(this.readInto!, f.size, at, len);
         if (b) return b;
       }
       return f.readScratch(at, len);
@@ -311,9 +324,9 @@ export class Pack {
         }
         // a copy: `bytes` may be the shared scratch buffer, and the lookups below read
         const oid = bytes.slice(h.baseOidAt, h.baseOidAt + H);
-        const pos = idx.find(oid);
-        if (pos >= 0) {
-          at = idx.offsetAt(pos);
+        const inPack = offsetOf(idx, oid);
+        if (inPack >= 0) {
+          at = inPack;
           continue;
         }
         base = (yield this.ctx.resolveExternal(oid, depth + 1)) as RawObject | null;
@@ -428,9 +441,9 @@ export class Pack {
         continue;
       }
       const oid = bytes.slice(h.baseOidAt, h.baseOidAt + H);
-      const pos = idx.find(oid);
-      if (pos >= 0) {
-        at = idx.offsetAt(pos);
+      const inPack = offsetOf(idx, oid);
+      if (inPack >= 0) {
+        at = inPack;
         continue;
       }
       const ext = (yield this.ctx.resolveExternalHeader(oid, depth + 1)) as { type: number; size: number } | null;
@@ -446,6 +459,7 @@ export class Pack {
     this.cache.clear();
     this.windows.clear();
     this.readInto = null;
+    this.readIntoFile = null;
     if (f) await f.close();
   }
 }
