@@ -33,7 +33,7 @@ import type { PackIndex } from '../pack/idx.js';
 import type { Pack } from '../pack/pack.js';
 import { PackSources, writePackFromSources } from '../pack/write.js';
 import { repackWriteInit } from './write-pack.js';
-import type { MaintainOptions, MaintainResult, MaintainStep } from '../types.js';
+import type { MaintainOptions, MaintainResult, MaintainStep, Progress } from '../types.js';
 import { type ChainStep, type GeometryPack, type MaintainSettings, planChain, planGeometry, type PlanLayer, stepBase } from './maintain-plan.js';
 import { AbortGate, progressWith } from '../progress.js';
 import { deletePack } from './expire.js';
@@ -216,6 +216,12 @@ function toResultStep(s: ChainStep, fresh: string[], shown: string[]): MaintainS
   return { type: 'write', packs, ...(s.preferredPack !== undefined ? { preferredPack: s.preferredPack } : {}), objects: s.objects, absorbs: s.absorbs };
 }
 
+/** The geometry of a layers-only run: nothing rolled up; unindexed packs still join the new tip, as git's WRITE step takes them. */
+function layersOnly(packs: GeometryPack[]): ReturnType<typeof planGeometry> {
+  const stay = packs.filter((p) => !p.midx && !p.keep && !p.cruft && !p.promisor).sort((a, b) => a.objects - b.objects);
+  return { packs: stay, split: 0, tipRewritten: false };
+}
+
 export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise<MaintainResult> {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('maintain: options must be an object');
   const s = maintainSettings(odb, options);
@@ -244,13 +250,7 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
     if (state.tip && !state.tipValid) throw new CorruptError(state.tip.file, 'multi-pack-index checksum mismatch; run verify before maintenance');
     const g = await gather(odb, paths, state, s);
 
-    let geometry;
-    if (packsToo) geometry = planGeometry(g.packs, g.layers, s);
-    else {
-      // layers only: nothing rolled up; unindexed packs still join the new tip, as git's WRITE step takes them
-      const stay = g.packs.filter((p) => !p.midx && !p.keep && !p.cruft && !p.promisor).sort((a, b) => a.objects - b.objects);
-      geometry = { packs: stay, split: 0, tipRewritten: false };
-    }
+    const geometry = packsToo ? planGeometry(g.packs, g.layers, s) : layersOnly(g.packs);
     const rollup = geometry.packs.slice(0, geometry.split).map((p) => p.name);
     const stay = geometry.packs.slice(geometry.split).map((p) => p.name);
     const packLoose = packsToo && (options.loose ?? true);
@@ -293,50 +293,11 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
 
     const steps = planChain(geometry, g.layers, fresh, s.midxSplitFactor);
     result.steps = steps.map((st) => toResultStep(st, fresh, fresh));
-    const sums: string[] = [];
-    for (let i = 0; i < steps.length; i++) {
-      const st = steps[i];
-      const base = stepBase(steps[i + 1]);
-      let hex: string | null;
-      if (st.type === 'copy') hex = st.checksum;
-      else if (st.type === 'compact') {
-        hex = await odb.compactMidx({ from: st.from, to: st.to, incremental: true, writeChainFile: false, bitmap, progress });
-      } else {
-        hex = await odb.writeMidx({ incremental: true, writeChainFile: false, bitmap, base, stdinPacks: st.packs, preferredPack: st.preferredPack, progress });
-      }
-      if (!hex) throw new CorruptError(paths.dir, `maintenance step ${i} (${st.type}) wrote no layer`);
-      (result.steps[i] as { checksum?: string }).checksum = hex;
-      sums.push(hex);
-    }
-    const chain = sums.reverse();
+    const chain = await runChainSteps(odb, paths, steps, result.steps, { bitmap, progress });
     result.chain = chain;
-
-    const oldChain = state.source === 'chain' ? state.layers.map((l) => l.checksumHex) : null;
-    const same = oldChain !== null && oldChain.length === chain.length && oldChain.every((h, i) => h === chain[i]);
-    if (!same) {
-      // a non-incremental MIDX kept as a layer becomes the chain's root, under its own name
-      if (state.source === 'single') {
-        const hex = state.layers[0].checksumHex;
-        if (chain.includes(hex)) {
-          for (const ext of ['midx', 'rev', 'bitmap']) {
-            const to = paths.file(hex, ext, true);
-            if (await exists(odb, to)) continue;
-            const from = ext === 'midx' ? paths.midx : paths.file(hex, ext, false);
-            try {
-              await fs.linkOrCopy(from, to);
-            } catch (err) {
-              if (!isNotFound(err)) throw err;
-            }
-          }
-        }
-      }
-      await commitChain(odb, paths, chain);
+    if (await installChain(odb, paths, state, chain)) {
       result.changed = true;
-      if (state.source === 'single') {
-        result.converted = true;
-        await fs.remove(paths.midx).catch(() => {});
-        await clearFiles(odb, odb.packDir, ['bitmap', 'rev'], () => false);
-      }
+      if (state.source === 'single') result.converted = true;
     }
     await closeState(state);
     state = null;
@@ -357,6 +318,64 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
     if (state) await closeState(state);
     if (locked) await fs.remove(lockPath).catch(() => {});
   }
+}
+
+/**
+ * The planned steps, tip first: a layer kept as it is, a range compacted, or
+ * packs written as a new layer on the next step's result. Each step's
+ * checksum goes into its result step; resolves to the new chain, root first.
+ */
+async function runChainSteps(odb: Odb, paths: Paths, steps: ChainStep[], shown: MaintainStep[], o: { bitmap: boolean; progress: Progress | undefined }): Promise<string[]> {
+  const { bitmap, progress } = o;
+  const sums: string[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const st = steps[i];
+    const base = stepBase(steps[i + 1]);
+    let hex: string | null;
+    if (st.type === 'copy') hex = st.checksum;
+    else if (st.type === 'compact') {
+      hex = await odb.compactMidx({ from: st.from, to: st.to, incremental: true, writeChainFile: false, bitmap, progress });
+    } else {
+      hex = await odb.writeMidx({ incremental: true, writeChainFile: false, bitmap, base, stdinPacks: st.packs, preferredPack: st.preferredPack, progress });
+    }
+    if (!hex) throw new CorruptError(paths.dir, `maintenance step ${i} (${st.type}) wrote no layer`);
+    (shown[i] as { checksum?: string }).checksum = hex;
+    sums.push(hex);
+  }
+  return sums.reverse();
+}
+
+/**
+ * Makes `chain` the repository's MIDX, unless it is the chain already: a
+ * non-incremental MIDX kept as a layer first becomes the chain's root under
+ * its own name, then the chain file is replaced and (coming from a single
+ * MIDX) the old file and its companions go. Resolves true when it changed.
+ */
+async function installChain(odb: Odb, paths: Paths, state: State, chain: string[]): Promise<boolean> {
+  const fs = odb.fs;
+  const oldChain = state.source === 'chain' ? state.layers.map((l) => l.checksumHex) : null;
+  if (oldChain !== null && oldChain.length === chain.length && oldChain.every((h, i) => h === chain[i])) return false;
+  if (state.source === 'single') {
+    const hex = state.layers[0].checksumHex;
+    if (chain.includes(hex)) {
+      for (const ext of ['midx', 'rev', 'bitmap']) {
+        const to = paths.file(hex, ext, true);
+        if (await exists(odb, to)) continue;
+        const from = ext === 'midx' ? paths.midx : paths.file(hex, ext, false);
+        try {
+          await fs.linkOrCopy(from, to);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      }
+    }
+  }
+  await commitChain(odb, paths, chain);
+  if (state.source === 'single') {
+    await fs.remove(paths.midx).catch(() => {});
+    await clearFiles(odb, odb.packDir, ['bitmap', 'rev'], () => false);
+  }
+  return true;
 }
 
 /** Replaces the chain file (a temporary file renamed over it), then clears `.d` files it does not name. */
