@@ -19,6 +19,7 @@ import { gitdirOfPackIndex, insideWorkTree } from '../src/isogit/hook.js';
 import { normalizeFs } from '../src/io/fs.js';
 import { startGitHttpServer, type GitHttpServer } from './httpserver.js';
 import { chainLines, git as sysGit, gitRun, parseBatch, tmpdir } from './helpers.js';
+import { makeSource as makeHttpSource } from './http-source.js';
 
 const scratch: string[] = [];
 afterAll(() => {
@@ -30,25 +31,8 @@ function temp(): string {
   return d;
 }
 
-/** A source repository: a work tree pushing to a bare repository under `root/serve`. */
 function makeSource(root: string) {
-  const work = path.join(root, 'work');
-  const bare = path.join(root, 'serve', 'src.git');
-  fs.mkdirSync(work, { recursive: true });
-  sysGit(['init', '-q', '-b', 'main', work]);
-  sysGit(['init', '-q', '--bare', '-b', 'main', bare]);
-  let n = 0;
-  const commits = (count: number) => {
-    for (let i = 0; i < count; i++, n++) {
-      fs.mkdirSync(path.join(work, `d${n % 4}`), { recursive: true });
-      fs.writeFileSync(path.join(work, `d${n % 4}`, `f${n}.txt`), `file ${n}\n`.repeat(50 + n));
-      fs.appendFileSync(path.join(work, 'grow.txt'), `line ${n} ${'x'.repeat(n % 13)}\n`);
-      sysGit(['add', '-A'], { cwd: work });
-      sysGit(['commit', '-q', '-m', `commit ${n}`], { cwd: work, env: { GIT_COMMITTER_DATE: `${1700000000 + n} +0000`, GIT_AUTHOR_DATE: `${1700000000 + n} +0000` } });
-    }
-    sysGit(['push', '-q', bare, 'main'], { cwd: work });
-  };
-  return { work, bare, commits };
+  return makeHttpSource(root, { file: (n) => ({ name: `f${n}.txt`, body: `file ${n}\n`.repeat(50 + n) }), grow: (n) => `line ${n} ${'x'.repeat(n % 13)}\n` });
 }
 
 function fsckClean(gitdir: string, extra: string[] = []) {

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOdb, withMidxHook, type MaintainResult } from '../src/index.js';
 import { git255 } from './git255.js';
 import { git as sysGit, parseBatch, tmpdir } from './helpers.js';
+import { makeSource as makeHttpSource } from './http-source.js';
 import { type GitHttpServer, startGitHttpServer } from './httpserver.js';
 import { chainLines, packDir } from './maintain-helpers.js';
 
@@ -24,23 +25,7 @@ afterAll(() => {
 });
 
 function makeSource(root: string) {
-  const work = path.join(root, 'work');
-  const bare = path.join(root, 'serve', 'src.git');
-  fs.mkdirSync(work, { recursive: true });
-  sysGit(['init', '-q', '-b', 'main', work]);
-  sysGit(['init', '-q', '--bare', '-b', 'main', bare]);
-  let n = 0;
-  const commits = (count: number) => {
-    for (let i = 0; i < count; i++, n++) {
-      fs.mkdirSync(path.join(work, `d${n % 4}`), { recursive: true });
-      fs.writeFileSync(path.join(work, `d${n % 4}`, `f${n % 9}.txt`), `file ${n}\n`.repeat(20 + (n % 30)));
-      fs.appendFileSync(path.join(work, 'grow.txt'), `line ${n}\n`);
-      sysGit(['add', '-A'], { cwd: work });
-      sysGit(['commit', '-q', '-m', `commit ${n}`], { cwd: work, env: { GIT_COMMITTER_DATE: `${1700000000 + n} +0000`, GIT_AUTHOR_DATE: `${1700000000 + n} +0000` } });
-    }
-    sysGit(['push', '-q', bare, 'main'], { cwd: work });
-  };
-  return { work, bare, commits };
+  return makeHttpSource(root, { file: (n) => ({ name: `f${n % 9}.txt`, body: `file ${n}\n`.repeat(20 + (n % 30)) }), grow: (n) => `line ${n}\n` });
 }
 
 function gitChecks(gitdir: string): void {
