@@ -15,6 +15,7 @@ function file(n: number, seed: number) {
   }
   const f = {
     data,
+    size: n,
     reads: 0,
     readInto: (t: Uint8Array, p: number, l: number) => {
       f.reads++;
@@ -44,7 +45,7 @@ describe('pack windows', () => {
       const f = files[i];
       const len = 1 + r(WINDOW_SIZE);
       const pos = r(f.data.length - len + 1);
-      const b = wins[i].bytes(f.readInto, f.data.length, pos, len);
+      const b = wins[i].bytes(f, pos, len);
       if (b === null) continue; // not loading (low hit rate): the caller reads the file
       expect(b.length).toBe(len);
       expect(Buffer.compare(b, f.data.subarray(pos, pos + len))).toBe(0);
@@ -59,14 +60,14 @@ describe('pack windows', () => {
     const w = budget.forFile();
     for (let round = 0; round < 3; round++)
       for (let pos = 0; pos + 50 <= f.data.length; pos += 50) {
-        const b = w.bytes(f.readInto, f.data.length, pos, 50)!;
+        const b = w.bytes(f, pos, 50)!;
         expect(Buffer.compare(b, f.data.subarray(pos, pos + 50))).toBe(0);
       }
     expect(f.reads).toBe(5);
     expect(budget.size).toBe(f.data.length);
     w.clear();
     expect(budget.size).toBe(0);
-    w.bytes(f.readInto, f.data.length, 0, 10);
+    w.bytes(f, 0, 10);
     expect(f.reads).toBe(6);
   });
 
@@ -78,7 +79,7 @@ describe('pack windows', () => {
     let nulls = 0;
     for (let k = 0; k < 3 * 2048; k++) {
       const pos = r(f.data.length - 64);
-      const b = w.bytes(f.readInto, f.data.length, pos, 64);
+      const b = w.bytes(f, pos, 64);
       if (b === null) nulls++;
       else expect(Buffer.compare(b, f.data.subarray(pos, pos + 64))).toBe(0);
     }
@@ -88,11 +89,11 @@ describe('pack windows', () => {
     // a block still held answers though nothing is loaded
     const heldBlock = [...w.blocks.keys()][0];
     const at = heldBlock * WINDOW_SIZE + 10;
-    const b = w.bytes(f.readInto, f.data.length, at, 20);
+    const b = w.bytes(f, at, 20);
     expect(b && Buffer.compare(b, f.data.subarray(at, at + 20))).toBe(0);
     expect(f.reads).toBe(readsBefore);
     // lookups that hit (the same block over and over) turn loading back on after the pause
-    for (let k = 0; k < 2048 * 40 && !budget.loading; k++) w.bytes(f.readInto, f.data.length, at, 20);
+    for (let k = 0; k < 2048 * 40 && !budget.loading; k++) w.bytes(f, at, 20);
     expect(budget.loading).toBe(true);
   });
 
@@ -102,7 +103,7 @@ describe('pack windows', () => {
     const failing = () => {
       throw Object.assign(new Error('EIO'), { code: 'EIO' });
     };
-    expect(() => w.bytes(failing, 10 * WINDOW_SIZE, 5, 10)).toThrow('EIO');
+    expect(() => w.bytes({ size: 10 * WINDOW_SIZE, readInto: failing }, 5, 10)).toThrow('EIO');
     expect(w.blocks.size).toBe(0);
     expect(budget.size).toBe(0);
   });

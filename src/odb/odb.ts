@@ -100,7 +100,7 @@ interface ObjectStore {
  * members only the package's own modules use (its fs client, codec, caches and
  * backends).
  */
-export type PublicOdb = Omit<Odb, 'fs' | 'codec' | 'cache' | 'windows' | 'packBackend' | 'loose' | 'openLayers'>;
+export type PublicOdb = Omit<Odb, 'fs' | 'codec' | 'cache' | 'packBackend' | 'loose' | 'openLayers'>;
 
 /** pack windows kept at most by default: 2,048 windows of 4 KiB (measured: 32 MiB reads no faster on any corpus of bench/) */
 const DEFAULT_WINDOW_BYTES = 8 * 1024 * 1024;
@@ -130,8 +130,8 @@ export class Odb {
   readonly config: GitConfig;
   /** @internal */
   readonly cache: DeltaBaseCache;
-  /** @internal the pack windows' byte budget, shared by every pack of this database */
-  readonly windows: WindowBudget;
+  /** the pack windows' byte budget, shared by every pack of this database */
+  private readonly windows: WindowBudget;
   readonly packBackend: PackBackend;
   readonly loose: LooseBackend;
   private readonly warnFn: (w: OdbWarning) => void;

@@ -207,7 +207,6 @@ export async function readPackIndex(fs: Fs, path: string, hash: HashInfo): Promi
 /** entries from which the radix sort beats TypedArray sort (measured: 250-entry packs spent 90% of their sort clearing counters) */
 const RADIX_MIN = 8192;
 
-/** Sorts values in [0, 2^32) in place: two stable counting passes over 16-bit digits. */
 /**
  * The radix sort's counters and spare array, kept for the process: fresh
  * memory costs ~11 us a page to touch on the machines measured, and new
@@ -217,6 +216,7 @@ let radixCount: Uint32Array | null = null;
 let radixTmp: Float64Array | null = null;
 const RADIX_KEEP = 1 << 20;
 
+/** Sorts values in [0, 2^32) in place: two stable counting passes over 16-bit digits. */
 function radixSort32(a: Float64Array): void {
   const n = a.length;
   // the spare array is kept up to RADIX_KEEP entries (8 MiB); a bigger pack's is its own

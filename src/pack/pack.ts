@@ -14,7 +14,7 @@ import type { CachedObject, DeltaBaseCache, PackCache } from './cache.js';
 import { applyDeltaInto, checkedResultSize, deltaSizes } from './delta.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
 import { type PackIndex, readPackIndex } from './idx.js';
-import { type FileWindows, type ReadInto, WINDOW_SIZE, type WindowBudget } from './window.js';
+import { type FileWindows, WINDOW_SIZE, type WindowBudget } from './window.js';
 import { isReady } from '../util.js';
 
 
@@ -108,10 +108,10 @@ async function resume<T>(g: Steps<T>, wait: Promise<unknown>): Promise<T> {
   }
 }
 
-/** `runSteps` as a promise, errors thrown at once included. */
-function stepsAsPromise<T>(make: () => Steps<T>): Promise<T> {
+/** `runSteps` as a promise, errors thrown at once included (making a generator runs none of its body). */
+function stepsAsPromise<T>(g: Steps<T>): Promise<T> {
   try {
-    const r = runSteps(make());
+    const r = runSteps(g);
     return r instanceof Promise ? r : Promise.resolve(r);
   } catch (err) {
     return Promise.reject(err);
@@ -128,9 +128,6 @@ export class Pack {
   private packEnd = 0;
   private readonly cache: PackCache;
   private readonly windows: FileWindows;
-  /** the open file's readInto, for the windows (a synchronous file's) */
-  private readInto: ReadInto | null = null;
-  private readIntoFile: RandomAccessFile | null = null;
 
   constructor(
     private readonly ctx: PackContext,
@@ -238,11 +235,7 @@ export class Pack {
       // windows hold the pack's current file only: a read that resumes after
       // its pack was closed (and perhaps opened again) reads its own file directly
       if (len <= WINDOW_SIZE && w.enabled && f === this.file) {
-        if (this.readIntoFile !== f) {
-          this.readIntoFile = f;
-          this.readInto = (t, p, l) => f.readInto(t, p, l) as void;
-        }
-        const b = w.bytes(this.readInto!, f.size, at, len);
+        const b = w.bytes(f, at, len);
         if (b) return b;
       }
       return f.readScratch(at, len);
@@ -270,7 +263,7 @@ export class Pack {
    * the REF_DELTA bases already resolved in other packs for this one read.
    */
   read(offset: number, depth = 0): Promise<RawObject> {
-    return stepsAsPromise(() => this.readSteps(offset, depth));
+    return stepsAsPromise(this.readSteps(offset, depth));
   }
 
   /** read(), with no promise when it completes at once (synchronous files, pack open, bases in this pack); it may throw. */
@@ -372,7 +365,7 @@ export class Pack {
 
   /** Type and size of the object at `offset`, reading entry headers only (and the first bytes of the top delta). */
   readHeader(offset: number, depth = 0): Promise<{ type: number; size: number }> {
-    return stepsAsPromise(() => this.readHeaderSteps(offset, depth));
+    return stepsAsPromise(this.readHeaderSteps(offset, depth));
   }
 
   /** readHeader(), with no promise when it completes at once; it may throw. */
@@ -458,8 +451,6 @@ export class Pack {
     this.fileOpening = null;
     this.cache.clear();
     this.windows.clear();
-    this.readInto = null;
-    this.readIntoFile = null;
     if (f) await f.close();
   }
 }

@@ -187,8 +187,11 @@ export class WindowBudget {
   }
 }
 
-/** Reads exactly `len` bytes at `pos` into target[0, len), synchronously: a RandomAccessFile's readInto on a synchronous file. */
-export type ReadInto = (target: Uint8Array, pos: number, len: number) => void;
+/** A file with synchronous reads (a RandomAccessFile whose readInto fills target[0, len) before it returns). */
+export interface SyncFile {
+  readonly size: number;
+  readInto(target: Uint8Array, pos: number, len: number): unknown;
+}
 
 /** The windows of one pack file. */
 export class FileWindows {
@@ -203,13 +206,13 @@ export class FileWindows {
   }
 
   /**
-   * [pos, pos+len) (len at most WINDOW_SIZE) of a file of `fileSize` bytes:
-   * from the windows held, reading the missing ones through `readInto`; null
+   * [pos, pos+len) (len at most WINDOW_SIZE) of `file`: from the windows
+   * held, reading the missing ones from the file; null
    * when windows are not being loaded (see WindowBudget.loading) and none
    * holds the bytes. The bytes are valid until the next call on any file of
    * the budget.
    */
-  bytes(readInto: ReadInto, fileSize: number, pos: number, len: number): Uint8Array | null {
+  bytes(file: SyncFile, pos: number, len: number): Uint8Array | null {
     const b = Math.floor(pos / WINDOW_SIZE);
     const start = pos - b * WINDOW_SIZE;
     const budget = this.budget;
@@ -223,17 +226,17 @@ export class FileWindows {
       budget.hit(held);
       return budget.view(held).subarray(start, start + len);
     }
-    const i = this.slot(b, readInto, fileSize);
+    const i = this.slot(b, file);
     if (start + len <= budget.lengthOf(i)) return budget.view(i).subarray(start, start + len);
     // across two windows: the first is copied out before the second may take its slot
     const head = WINDOW_SIZE - start;
     span.set(budget.view(i).subarray(start), 0);
-    const j = this.slot(b + 1, readInto, fileSize);
+    const j = this.slot(b + 1, file);
     span.set(budget.view(j).subarray(0, len - head), head);
     return span.subarray(0, len);
   }
 
-  private slot(b: number, readInto: ReadInto, fileSize: number): number {
+  private slot(b: number, file: SyncFile): number {
     const budget = this.budget;
     const held = this.blocks.get(b);
     if (held !== undefined) {
@@ -242,10 +245,10 @@ export class FileWindows {
     }
     budget.miss();
     const at = b * WINDOW_SIZE;
-    const n = Math.min(WINDOW_SIZE, fileSize - at);
+    const n = Math.min(WINDOW_SIZE, file.size - at);
     const i = budget.take(this, b, n);
     try {
-      readInto(budget.view(i), at, n);
+      file.readInto(budget.view(i), at, n);
     } catch (err) {
       budget.release(i);
       throw err;
