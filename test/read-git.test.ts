@@ -49,6 +49,27 @@ describe('a repository written by the system git', () => {
     await odb.close();
   });
 
+  it.each([
+    ['two windows: every new block evicts one, entries straddle blocks', 8192],
+    ['windows off', 0],
+  ])('every object and header equals git cat-file --batch with pack windows of %s', async (_label, packWindowBytes) => {
+    const odb = await openOdb({ fs, gitdir, packWindowBytes });
+    for (const [oid, o] of expected) {
+      const obj = await odb.read(oid);
+      expect(obj.type, oid).toBe(o.type);
+      expect(Buffer.compare(Buffer.from(obj.data), o.data), oid).toBe(0);
+      expect(await odb.readHeader(oid)).toEqual({ type: o.type, size: o.data.length });
+    }
+    const w = (odb as unknown as { windows: { slots: number; misses: number; hits: number } }).windows;
+    if (packWindowBytes) {
+      // the path under test was taken: far more blocks loaded than the two slots hold
+      expect(w.slots).toBe(2);
+      expect(w.misses).toBeGreaterThan(100);
+      expect(w.hits).toBeGreaterThan(0);
+    } else expect(w.hits + w.misses).toBe(0);
+    await odb.close();
+  });
+
   it('reads REF_DELTA entries whose base is in the same pack', async () => {
     const packDir = path.join(gitdir, 'objects', 'pack');
     let refDeltas = 0;
