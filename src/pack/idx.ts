@@ -5,7 +5,7 @@
  */
 
 import { CorruptError } from '../errors.js';
-import type { Fs } from '../io/fs.js';
+import type { Fs, RandomAccessFile } from '../io/fs.js';
 import { compareOid, fanoutLowerBound, fanoutSearch, type HashInfo } from '../oid.js';
 
 const IDX_V2_MAGIC = 0xff744f63;
@@ -157,6 +157,11 @@ export class PackIndex {
     return this.sorted;
   }
 
+  /** whether sortedOffsets() has run (an entry's end is then a binary search away) */
+  get hasSortedOffsets(): boolean {
+    return this.sorted !== null;
+  }
+
   /** Where the entry starting at `offset` ends: the next entry's offset, or `packEnd`; -1 if no entry starts there. */
   entryEnd(offset: number, packEnd: number): number {
     const s = this.sortedOffsets();
@@ -172,33 +177,77 @@ export class PackIndex {
   }
 }
 
+/** What opening a pack needs of its .idx: the object count and the pack checksum it records. */
+export interface PackIndexHead {
+  readonly count: number;
+  readonly packChecksum: Uint8Array;
+}
+
 /**
- * Reads a .idx file whole, but only once its header and fanout say the file
- * has the size its object count allows: a damaged or hostile file (a huge
- * sparse file, a device) is refused after 1,032 bytes, never read whole.
+ * Checks an open .idx's header and fanout against its size, as git does
+ * before it uses one: the file has exactly the size its object count allows
+ * (a damaged or hostile file, a huge sparse file or a device, is refused after
+ * 1,032 bytes, never read whole). Returns the object count.
+ */
+async function checkIndexHead(f: RandomAccessFile, path: string, H: number): Promise<number> {
+  const size = f.size;
+  if (size < 1024 + 2 * H) throw new CorruptError(path, `index file is too small (${size} bytes)`);
+  const r = f.read(0, Math.min(size, 8 + 1024));
+  const head = r instanceof Promise ? await r : r;
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const v2 = dv.getUint32(0) === IDX_V2_MAGIC;
+  if (v2 && dv.getUint32(4) !== 2) throw new CorruptError(path, `index file is version ${dv.getUint32(4)} and is not supported`);
+  if (head.length >= (v2 ? 8 : 0) + 1024) {
+    for (let i = 0, prev = 0, at = v2 ? 8 : 0; i < 256; i++, at += 4) {
+      const v = dv.getUint32(at);
+      if (v < prev) throw new CorruptError(path, `non-monotonic index (fanout[${i}] = ${v} < ${prev})`);
+      prev = v;
+    }
+  }
+  if (v2 && head.length >= 8 + 1024) {
+    const n = dv.getUint32(8 + 1020);
+    const min = 8 + 1024 + n * (H + 8) + 2 * H;
+    const max = min + (n > 0 ? 8 * (n - 1) : 0);
+    if (size < min || size > max) throw new CorruptError(path, `wrong index v2 file size: ${size} bytes for ${n} objects`);
+    return n;
+  }
+  if (v2) throw new CorruptError(path, `index file is too small (${size} bytes)`);
+  const n = dv.getUint32(1020);
+  const want = 1024 + n * (H + 4) + 2 * H;
+  if (size !== want) throw new CorruptError(path, `wrong index v1 file size: ${size} bytes for ${n} objects (want ${want})`);
+  return n;
+}
+
+/**
+ * Reads a .idx file whole, once its header and fanout say the file has the
+ * size its object count allows (checkIndexHead).
  */
 export async function readPackIndex(fs: Fs, path: string, hash: HashInfo): Promise<PackIndex> {
   const f = await fs.open(path);
   try {
-    const H = hash.rawLength;
-    const size = f.size;
-    if (size < 1024 + 2 * H) throw new CorruptError(path, `index file is too small (${size} bytes)`);
-    const r = f.read(0, Math.min(size, 8 + 1024));
-    const head = r instanceof Promise ? await r : r;
-    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    const v2 = dv.getUint32(0) === IDX_V2_MAGIC;
-    if (v2 && head.length >= 8 + 1024) {
-      const n = dv.getUint32(8 + 1020);
-      const min = 8 + 1024 + n * (H + 8) + 2 * H;
-      const max = min + (n > 0 ? 8 * (n - 1) : 0);
-      if (size < min || size > max) throw new CorruptError(path, `wrong index v2 file size: ${size} bytes for ${n} objects`);
-    } else if (!v2) {
-      const n = dv.getUint32(1020);
-      const want = 1024 + n * (H + 4) + 2 * H;
-      if (size !== want) throw new CorruptError(path, `wrong index v1 file size: ${size} bytes for ${n} objects (want ${want})`);
-    }
-    const all = f.read(0, size);
+    await checkIndexHead(f, path, hash.rawLength);
+    const all = f.read(0, f.size);
     return PackIndex.parse(path, all instanceof Promise ? await all : all, hash);
+  } finally {
+    await f.close();
+  }
+}
+
+/**
+ * A .idx's object count and recorded pack checksum, from its first 1,032 bytes
+ * and its tail: what opening a pack checks (git's open_packed_git). A pack
+ * read through a MIDX needs no more of its index until a REF_DELTA base or an
+ * entry's exact end is looked up. The fanout is not checked for order here:
+ * readPackIndex does, when the index is read.
+ */
+export async function readPackIndexHead(fs: Fs, path: string, hash: HashInfo): Promise<PackIndexHead> {
+  const f = await fs.open(path);
+  try {
+    const H = hash.rawLength;
+    const count = await checkIndexHead(f, path, H);
+    const r = f.read(f.size - 2 * H, H);
+    const packChecksum = r instanceof Promise ? await r : r;
+    return { count, packChecksum };
   } finally {
     await f.close();
   }

@@ -1,7 +1,10 @@
 /**
- * One pack: its .idx, opened on first use, and its .pack, read at positions.
- * An entry's bytes run from its offset to the next entry's offset in pack
- * order, so one positional read fetches exactly what an object needs.
+ * One pack: its .idx, read whole on first use of a lookup or of the entries'
+ * exact ends (opening checks only its head and tail), and its .pack, read at
+ * positions. An entry's bytes run from its offset to the next entry's offset
+ * in pack order; until the pack's offsets are sorted, an entry is read to a
+ * bound its header gives instead, so one positional read still fetches what an
+ * object needs.
  */
 
 import { CorruptError } from '../errors.js';
@@ -13,7 +16,7 @@ import type { Codec } from '../zlib/index.js';
 import type { CachedObject, DeltaBaseCache, PackCache } from './cache.js';
 import { applyDeltaInto, checkedResultSize, deltaSizes } from './delta.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
-import { type PackIndex, readPackIndex } from './idx.js';
+import { type PackIndex, type PackIndexHead, readPackIndex, readPackIndexHead } from './idx.js';
 import { type FileWindows, WINDOW_SIZE, type WindowBudget } from './window.js';
 import { isReady } from '../util.js';
 
@@ -42,6 +45,24 @@ export interface PackContext {
 const MAX_CHAIN = 10000;
 /** Bytes read to parse an entry header (and the start of a delta) without reading the entry. */
 const HEADER_PROBE = 256;
+
+/**
+ * The compressed length an entry that inflates to `size` bytes has at most as
+ * zlib writes it (stored blocks where deflating would grow the data: 5 bytes a
+ * block), with room for encoders that spend 9 bits on a literal. An encoder may
+ * legally do worse: such an entry fails to inflate from a read this long and is
+ * read again to its exact end.
+ */
+function compressedBound(size: number): number {
+  return size + Math.floor(size / 8) + 64;
+}
+
+/**
+ * Longest entry read to a bound rather than to its exact end: past this, the
+ * bytes read beyond a well-compressed entry would cost more than sorting the
+ * pack's offsets once.
+ */
+const BOUNDED_READ_MAX = 1 << 20;
 
 /** Inflated deltas held at once while a chain is walked down; past this, deltas are inflated again when applied. */
 const HELD_DELTA_BYTES = 16 * 1024 * 1024;
@@ -123,6 +144,8 @@ export class Pack {
   readonly packPath: string;
   private index: PackIndex | null = null;
   private indexLoading: Promise<PackIndex> | null = null;
+  /** the object count and pack checksum of the .idx, when the pack was opened before its index was read */
+  private indexHead: PackIndexHead | null = null;
   private file: RandomAccessFile | null = null;
   private fileOpening: Promise<RandomAccessFile> | null = null;
   private packEnd = 0;
@@ -160,12 +183,17 @@ export class Pack {
     return this.indexLoading;
   }
 
-  /** Opens the .pack and checks it against the .idx as git does (header, object count, trailer). */
+  /**
+   * Opens the .pack and checks it against the .idx as git does (header, object
+   * count, trailer). The index is read whole only if it is loaded already: else
+   * its head and tail are enough (readPackIndexHead), and reads through a MIDX
+   * may never need the rest.
+   */
   open(): Promise<RandomAccessFile> {
     if (this.file) return Promise.resolve(this.file);
     if (!this.fileOpening) {
       this.fileOpening = (async () => {
-        const idx = await this.loadIndex();
+        const idx = this.index ?? (this.indexHead ??= await readPackIndexHead(this.ctx.fs, this.idxPath, this.ctx.hash));
         const f = await this.ctx.fs.open(this.packPath);
         try {
           const H = this.ctx.hash.rawLength;
@@ -193,6 +221,37 @@ export class Pack {
       });
     }
     return this.fileOpening;
+  }
+
+  /** The index, read if it is not yet. */
+  private *index_(): Steps<PackIndex> {
+    return this.index ?? ((yield this.loadIndex()) as PackIndex);
+  }
+
+  /**
+   * How many bytes to read first of an entry whose end is not looked up: enough
+   * for its header and a REF_DELTA's base id, and on to the end of its window
+   * block (a read of 4 KiB costs what a short one does).
+   */
+  private firstReadLength(at: number): number {
+    return Math.min(this.packEnd - at, Math.max(HEADER_PROBE + this.ctx.hash.rawLength, WINDOW_SIZE - (at % WINDOW_SIZE)));
+  }
+
+  /**
+   * The data of an entry inflated from bytes that may run past its end into the
+   * next entries, or null when they do not inflate to exactly `size` bytes (the
+   * entry is longer than the bytes, or damaged: the caller reads it to its
+   * exact end and inflates again, which names the damage). Native zlib stops at
+   * the stream's end; the JavaScript codec takes the stream's checksum from the
+   * end of its input, so it is given exact entries only.
+   */
+  private inflateBounded(compressed: Uint8Array, size: number): Uint8Array | null {
+    if (!this.ctx.codec.native) return null;
+    try {
+      return this.ctx.codec.inflateExact(compressed, size);
+    } catch {
+      return null;
+    }
   }
 
   /** The byte range [offset, end) of the entry at `offset`, validated. */
@@ -244,8 +303,8 @@ export class Pack {
   }
 
   /** The inflated delta of the entry at `at` (read again on the way up a chain whose deltas were not all held). */
-  private *deltaAt(f: RandomAccessFile, idx: PackIndex, at: number): Steps<Uint8Array> {
-    const end = this.entryEnd(idx, at);
+  private *deltaAt(f: RandomAccessFile, at: number): Steps<Uint8Array> {
+    const end = this.entryEnd(yield* this.index_(), at);
     let bytes = this.bytesAt(f, at, end - at);
     if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
     const h = parseEntryHeader(bytes, at, this.ctx.hash.rawLength, this.packPath);
@@ -273,7 +332,6 @@ export class Pack {
 
   private *readSteps(offset: number, depth: number): Steps<RawObject> {
     const f = yield* this.file_();
-    const idx = this.index!;
     const cache = this.cache;
     const H = this.ctx.hash.rawLength;
     const hit = cache.get(offset);
@@ -295,42 +353,65 @@ export class Pack {
           break;
         }
       }
-      const end = this.entryEnd(idx, at);
+      if (at < 12 || at >= this.packEnd) throw new CorruptError(this.packPath, `offset ${at} is outside the pack's entries (12..${this.packEnd})`);
       const whole = held < HELD_DELTA_BYTES;
-      let bytes = this.bytesAt(f, at, whole ? end - at : Math.min(end - at, HEADER_PROBE + H));
+      // an entry's exact end is a binary search away once the pack's offsets
+      // are sorted; before, the entry is read to a bound its header gives (and
+      // the index may never be read at all)
+      const idx = this.index;
+      let end = idx?.hasSortedOffsets ? this.entryEnd(idx, at) : -1;
+      let bytes = this.bytesAt(f, at, end < 0 ? this.firstReadLength(at) : whole ? end - at : Math.min(end - at, HEADER_PROBE + H));
       if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
-      if (h.type === OBJ_OFS_DELTA || h.type === OBJ_REF_DELTA) {
-        if (whole && (links.length === 0 || held + h.size <= HELD_DELTA_BYTES)) {
-          deltas.push(this.inflate(bytes.subarray(h.headerLength), h.size, at));
+      const isDelta = h.type === OBJ_OFS_DELTA || h.type === OBJ_REF_DELTA;
+      // a copy: `bytes` may be a shared buffer, and the steps below may wait
+      const baseOid = h.type === OBJ_REF_DELTA ? bytes.slice(h.baseOidAt, h.baseOidAt + H) : null;
+      // whether this level's data is inflated now (deltas past the held budget are inflated on the way up)
+      const inflateNow = !isDelta || (whole && (links.length === 0 || held + h.size <= HELD_DELTA_BYTES));
+      let data: Uint8Array | null = null;
+      if (end < 0 && inflateNow) {
+        const bound = h.headerLength + compressedBound(h.size);
+        if (bound <= bytes.length) data = this.inflateBounded(bytes.subarray(h.headerLength), h.size);
+        else if (bound <= BOUNDED_READ_MAX && this.ctx.codec.native) {
+          bytes = this.bytesAt(f, at, Math.min(bound, this.packEnd - at));
+          if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
+          data = this.inflateBounded(bytes.subarray(h.headerLength), h.size);
+        }
+      }
+      if (inflateNow && !data) {
+        if (end < 0 || bytes.length < end - at) {
+          if (end < 0) end = this.entryEnd(yield* this.index_(), at);
+          bytes = this.bytesAt(f, at, end - at);
+          if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
+        }
+        data = this.inflate(bytes.subarray(h.headerLength, end - at), h.size, at);
+      }
+      if (isDelta) {
+        if (data) {
+          deltas.push(data);
           held += h.size;
         } else {
+          if (end < 0) end = this.entryEnd(yield* this.index_(), at);
           this.checkDeclaredSize(h.size, end - at - h.headerLength, at);
           deltas.push(null);
           held = HELD_DELTA_BYTES;
         }
         links.push(at);
-        if (h.type === OBJ_OFS_DELTA) {
+        if (!baseOid) {
           at = h.baseOffset;
           continue;
         }
-        // a copy: `bytes` may be the shared scratch buffer, and the lookups below read
-        const oid = bytes.slice(h.baseOidAt, h.baseOidAt + H);
-        const inPack = offsetOf(idx, oid);
+        const inPack = offsetOf(yield* this.index_(), baseOid);
         if (inPack >= 0) {
           at = inPack;
           continue;
         }
-        base = (yield this.ctx.resolveExternal(oid, depth + 1)) as RawObject | null;
-        if (!base) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(oid)} of the entry at offset ${at} is missing`);
+        base = (yield this.ctx.resolveExternal(baseOid, depth + 1)) as RawObject | null;
+        if (!base) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(baseOid)} of the entry at offset ${at} is missing`);
         break;
       }
-      if (!whole) {
-        bytes = this.bytesAt(f, at, end - at);
-        if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
-      }
-      base = { type: h.type, data: this.inflate(bytes.subarray(h.headerLength), h.size, at) };
+      base = { type: h.type, data: data! };
       if (links.length > 0) cache.set(at, base);
       break;
     }
@@ -345,7 +426,7 @@ export class Pack {
       if (!delta) {
         // it may wait: another read may use the scratch buffers meanwhile
         if (isScratch(cur)) cur = cur.slice();
-        delta = yield* this.deltaAt(f, idx, links[i]);
+        delta = yield* this.deltaAt(f, links[i]);
       }
       deltas[i] = null;
       const size = checkedResultSize(cur, delta, this.packPath);
@@ -375,7 +456,6 @@ export class Pack {
 
   private *readHeaderSteps(offset: number, depth: number): Steps<{ type: number; size: number }> {
     const f = yield* this.file_();
-    const idx = this.index!;
     const H = this.ctx.hash.rawLength;
     const cache = this.cache;
     let size = -1;
@@ -420,7 +500,7 @@ export class Pack {
         }
         let sizes = deltaSizes(head);
         if (!sizes) {
-          const end = this.entryEnd(idx, at);
+          const end = this.entryEnd(yield* this.index_(), at);
           let whole = f.read(at, end - at);
           if (!isReady(whole)) whole = (yield whole) as Uint8Array;
           head = this.inflate(whole.subarray(h.headerLength), h.size, at);
@@ -434,7 +514,7 @@ export class Pack {
         continue;
       }
       const oid = bytes.slice(h.baseOidAt, h.baseOidAt + H);
-      const inPack = offsetOf(idx, oid);
+      const inPack = offsetOf(yield* this.index_(), oid);
       if (inPack >= 0) {
         at = inPack;
         continue;
