@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import git from 'isomorphic-git';
-import { openOdb } from '../dist/index.js';
+import { openOdb } from 'midx-odb';
 
 const FETCHES = 40;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'midx-odb-demo-'));

@@ -33,7 +33,7 @@ const ROOT = path.dirname(HERE);
 
 async function child([contender, task, gitdir, arg]) {
   const git = (await import('isomorphic-git')).default;
-  const { openOdb, createIsogitCache, createIsogitFs, isogitCacheStats } = await import(path.join(ROOT, 'dist/index.js'));
+  const { openOdb, createIsogitCache, createIsogitFs, isogitCacheStats } = await import('midx-odb');
   const out = { contender, task };
   const t0 = performance.now();
   let cache = {};
@@ -114,7 +114,7 @@ const median = (xs) => {
 async function main(argv) {
   const opts = Object.fromEntries(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')));
   const runs = Number(opts.runs ?? 3);
-  if (!fs.existsSync(path.join(ROOT, 'dist/index.js'))) throw new Error('build first: npm run build');
+  if (!fs.existsSync(path.join(ROOT, 'dist/node/midx-odb.js'))) throw new Error('build first: npm run build');
   let corpus = opts.corpus;
   if (!corpus) {
     const { makeCorpus, defaultCorpusDir } = await import('./corpus.mjs');
@@ -129,7 +129,7 @@ async function main(argv) {
     const withMidx = path.join(tmp, 'midx.git');
     linkCopy(corpus, plain);
     linkCopy(corpus, withMidx);
-    const { openOdb } = await import(path.join(ROOT, 'dist/index.js'));
+    const { openOdb } = await import('midx-odb');
     const odb = await openOdb({ fs, gitdir: withMidx });
     const layer = await odb.writeMidx({ incremental: true });
     await odb.close();

@@ -24,7 +24,7 @@ function finishAnswers() {
 }
 
 async function ours() {
-  const { openOdb } = await import('../dist/index.js');
+  const { openOdb } = await import('midx-odb');
   return openOdb;
 }
 

@@ -89,7 +89,13 @@ describe('the packed package', () => {
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.same).toBe(true);
-    expect(path.relative(project, out.path)).toBe(path.join('node_modules', 'midx-odb', 'dist', 'index.js'));
+    // the bundle: one file with fflate inside (scripts/build-node.mjs)
+    expect(path.relative(project, out.path)).toBe(path.join('node_modules', 'midx-odb', 'dist', 'node', 'midx-odb.js'));
+    // fflate is inside (no package to resolve at load), without its Node build's worker loader
+    const code = fs.readFileSync(out.path, 'utf8');
+    expect(code).not.toMatch(/["']fflate["']/);
+    expect(code).toMatch(/inflateSync/);
+    expect(code).not.toMatch(/worker_threads/);
   });
 
   it("loads with import 'midx-odb' from an ES module", () => {
