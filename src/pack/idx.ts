@@ -22,6 +22,7 @@ export class PackIndex {
   private readonly largeBase: number;
   private readonly largeCount: number;
   private sorted: Float64Array | null = null;
+  private order: Uint32Array | null = null;
 
   private constructor(
     readonly file: string,
@@ -139,31 +140,45 @@ export class PackIndex {
    * next entry begins (or at the pack trailer), so this gives exact read lengths.
    */
   sortedOffsets(): Float64Array {
-    if (!this.sorted) {
-      const s = new Float64Array(this.count);
-      let small = true;
-      for (let i = 0; i < this.count; i++) {
-        const o = this.offsetAt(i);
-        s[i] = o;
-        if (o >= 0x100000000) small = false;
-      }
-      // TypedArray sort costs milliseconds per pack of 10k objects; offsets below
-      // 4 GiB take two counting passes instead (each pass clears 64k counters:
-      // small packs sort faster as they are)
-      if (small && s.length > RADIX_MIN) radixSort32(s);
-      else s.sort();
-      this.sorted = s;
-    }
-    return this.sorted;
+    if (!this.sorted) this.sortByOffset();
+    return this.sorted!;
   }
 
-  /** whether sortedOffsets() has run (an entry's end is then a binary search away) */
+  /** The index positions in pack order (what a .rev file holds): order[k] is the position of the k-th entry of the pack. */
+  packOrder(): Uint32Array {
+    if (!this.order) this.sortByOffset();
+    return this.order!;
+  }
+
+  private sortByOffset(): void {
+    const n = this.count;
+    const offsets = new Float64Array(n);
+    const order = new Uint32Array(n);
+    let small = true;
+    for (let i = 0; i < n; i++) {
+      const o = this.offsetAt(i);
+      offsets[i] = o;
+      order[i] = i;
+      if (o >= 0x100000000) small = false;
+    }
+    // TypedArray sort costs milliseconds per pack of 10k objects; offsets below
+    // 4 GiB take two counting passes instead (each pass clears 64k counters:
+    // small packs sort faster as they are)
+    if (small && n > RADIX_MIN) radixSortBy(offsets, order);
+    else order.sort((a, b) => offsets[a] - offsets[b]);
+    const sorted = new Float64Array(n);
+    for (let k = 0; k < n; k++) sorted[k] = offsets[order[k]];
+    this.order = order;
+    this.sorted = sorted;
+  }
+
+  /** whether the offsets are sorted (an entry's end is then a binary search away) */
   get hasSortedOffsets(): boolean {
     return this.sorted !== null;
   }
 
-  /** Where the entry starting at `offset` ends: the next entry's offset, or `packEnd`; -1 if no entry starts there. */
-  entryEnd(offset: number, packEnd: number): number {
+  /** The rank in pack order of the entry starting at `offset`, or -1 if no entry starts there. */
+  private rankOf(offset: number): number {
     const s = this.sortedOffsets();
     let lo = 0;
     let hi = s.length;
@@ -172,8 +187,21 @@ export class PackIndex {
       if (s[mid] < offset) lo = mid + 1;
       else hi = mid;
     }
-    if (lo >= s.length || s[lo] !== offset) return -1;
-    return lo + 1 < s.length ? s[lo + 1] : packEnd;
+    return lo < s.length && s[lo] === offset ? lo : -1;
+  }
+
+  /** Where the entry starting at `offset` ends: the next entry's offset, or `packEnd`; -1 if no entry starts there. */
+  entryEnd(offset: number, packEnd: number): number {
+    const k = this.rankOf(offset);
+    if (k < 0) return -1;
+    const s = this.sorted!;
+    return k + 1 < s.length ? s[k + 1] : packEnd;
+  }
+
+  /** The index position (OID order) of the entry starting at `offset`, or -1 if no entry starts there. */
+  positionAtOffset(offset: number): number {
+    const k = this.rankOf(offset);
+    return k < 0 ? -1 : this.order![k];
   }
 }
 
@@ -262,26 +290,26 @@ const RADIX_MIN = 8192;
  * counters (64 pages) for each of 60 packs cost more than sorting them.
  */
 let radixCount: Uint32Array | null = null;
-let radixTmp: Float64Array | null = null;
+let radixTmp: Uint32Array | null = null;
 const RADIX_KEEP = 1 << 20;
 
-/** Sorts values in [0, 2^32) in place: two stable counting passes over 16-bit digits. */
-function radixSort32(a: Float64Array): void {
-  const n = a.length;
-  // the spare array is kept up to RADIX_KEEP entries (8 MiB); a bigger pack's is its own
-  let tmp: Float64Array;
-  if (n > RADIX_KEEP) tmp = new Float64Array(n);
+/** Sorts `order` by keys[order[i]] (each in [0, 2^32)), stably: two counting passes over 16-bit digits. */
+function radixSortBy(keys: Float64Array, order: Uint32Array): void {
+  const n = order.length;
+  // the spare array is kept up to RADIX_KEEP entries (4 MiB); a bigger pack's is its own
+  let tmp: Uint32Array;
+  if (n > RADIX_KEEP) tmp = new Uint32Array(n);
   else {
-    if (!radixTmp || radixTmp.length < n) radixTmp = new Float64Array(Math.min(RADIX_KEEP, Math.max(n, radixTmp ? radixTmp.length * 2 : 0)));
+    if (!radixTmp || radixTmp.length < n) radixTmp = new Uint32Array(Math.min(RADIX_KEEP, Math.max(n, radixTmp ? radixTmp.length * 2 : 0)));
     tmp = radixTmp;
   }
   const count = (radixCount ??= new Uint32Array(65536));
   for (let pass = 0; pass < 2; pass++) {
-    const src = pass === 0 ? a : tmp;
-    const dst = pass === 0 ? tmp : a;
+    const src = pass === 0 ? order : tmp;
+    const dst = pass === 0 ? tmp : order;
     const shift = pass === 0 ? 1 : 65536;
     count.fill(0);
-    for (let i = 0; i < n; i++) count[Math.floor(src[i] / shift) & 0xffff]++;
+    for (let i = 0; i < n; i++) count[Math.floor(keys[src[i]] / shift) & 0xffff]++;
     let sum = 0;
     for (let d = 0; d < 65536; d++) {
       const c = count[d];
@@ -290,7 +318,7 @@ function radixSort32(a: Float64Array): void {
     }
     for (let i = 0; i < n; i++) {
       const v = src[i];
-      dst[count[Math.floor(v / shift) & 0xffff]++] = v;
+      dst[count[Math.floor(keys[v] / shift) & 0xffff]++] = v;
     }
   }
 }

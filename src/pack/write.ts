@@ -225,9 +225,6 @@ interface SourcePack {
   file: RandomAccessFile;
   /** where the entries end (the trailer) */
   end: number;
-  /** idx positions sorted by offset, and those offsets: which object an OFS_DELTA base is */
-  byOffset: Uint32Array | null;
-  sortedOffsets: Float64Array | null;
 }
 
 function tmpName(kind: string): string {
@@ -267,30 +264,8 @@ class NewPackIds {
 
 /** The byte position in the source's `.idx` of the id of the entry starting at `offset`, or -1 when no entry starts there. */
 function oidPosAtOffset(s: SourcePack, offset: number): number {
-  if (!s.byOffset) {
-    const count = s.idx.count;
-    const pos = new Uint32Array(count);
-    const offs = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      pos[i] = i;
-      offs[i] = s.idx.offsetAt(i);
-    }
-    pos.sort((a, b) => offs[a] - offs[b]);
-    const sorted = new Float64Array(count);
-    for (let i = 0; i < count; i++) sorted[i] = offs[pos[i]];
-    s.byOffset = pos;
-    s.sortedOffsets = sorted;
-  }
-  const sorted = s.sortedOffsets!;
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < offset) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo >= sorted.length || sorted[lo] !== offset) return -1;
-  return s.idx.oidPos(s.byOffset![lo]);
+  const i = s.idx.positionAtOffset(offset);
+  return i < 0 ? -1 : s.idx.oidPos(i);
 }
 
 /** Source order: pack by pack (in the order they were first named), by offset; whole objects last. */
@@ -391,7 +366,7 @@ export async function writePackFromSources(init: PackWriteInit, src: PackSources
   for (const pack of src.packs) {
     const file = await pack.open();
     const idx = await pack.loadIndex();
-    sources.push({ pack, idx, file, end: file.size - H, byOffset: null, sortedOffsets: null });
+    sources.push({ pack, idx, file, end: file.size - H });
   }
   const reader = new WindowReader();
   const seq = sourceOrder(src, n);
