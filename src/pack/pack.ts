@@ -43,6 +43,8 @@ export interface PackContext {
 
 /** Longest delta chain followed before the pack is called corrupt (git's default depth is 50; aggressive repacks use 250). */
 const MAX_CHAIN = 10000;
+/** An entry header's longest form: a size varint of a 64-bit size and an offset varint (10 bytes each), or a size varint and a base id */
+const ENTRY_HEADER_MAX = 20;
 /** Bytes read to parse an entry header (and the start of a delta) without reading the entry. */
 const HEADER_PROBE = 256;
 
@@ -461,34 +463,37 @@ export class Pack {
     let size = -1;
     let at = offset;
     // the delta entries walked through: they all have the type found at the bottom
-    const walked: number[] = [];
-    const found = (type: number) => {
-      cache.setType(walked, type);
-      return { type, size };
-    };
+    let walked: number[] | null = null;
+    let type = 0;
     for (let step = 0; ; step++) {
       if (step > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
       if (size >= 0) {
-        const type = cache.typeOf(at);
-        if (type !== undefined) return found(type);
+        const known = cache.typeOf(at);
+        if (known !== undefined) {
+          type = known;
+          break;
+        }
       }
       const cached = cache.get(at);
       if (cached) {
         if (size < 0) size = cached.data.length;
-        return found(cached.type);
+        type = cached.type;
+        break;
       }
       // bounds only: as git, the walk trusts the offsets it is given (read() checks each is an entry's start)
       if (at < 12 || at >= this.packEnd) throw new CorruptError(this.packPath, `offset ${at} is outside the pack's entries (12..${this.packEnd})`);
-      const len = Math.min(this.packEnd - at, HEADER_PROBE + H);
+      // the top entry's header and the start of its delta; below it, headers only
+      const len = Math.min(this.packEnd - at, size < 0 ? HEADER_PROBE + H : ENTRY_HEADER_MAX + H);
       let bytes = this.bytesAt(f, at, len);
       if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
       const h = parseEntryHeader(bytes, at, H, this.packPath);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
       if (h.type !== OBJ_OFS_DELTA && h.type !== OBJ_REF_DELTA) {
         if (size < 0) size = h.size;
-        return found(h.type);
+        type = h.type;
+        break;
       }
-      walked.push(at);
+      (walked ??= []).push(at);
       if (size < 0) {
         // the result size is the delta's second varint: inflate just its start
         // (a stream a codec refuses at once gives no prefix: the whole inflate below names the damage)
@@ -521,8 +526,11 @@ export class Pack {
       }
       const ext = (yield this.ctx.resolveExternalHeader(oid, depth + 1)) as { type: number; size: number } | null;
       if (!ext) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(oid)} of the entry at offset ${at} is missing`);
-      return found(ext.type);
+      type = ext.type;
+      break;
     }
+    if (walked) cache.setType(walked, type);
+    return { type, size };
   }
 
   async close(): Promise<void> {
