@@ -12,7 +12,7 @@ import type { Fs, RandomAccessFile } from '../io/fs.js';
 import { join } from '../io/fs.js';
 import type { HashInfo } from '../oid.js';
 import { compareOid, toHex } from '../oid.js';
-import type { Codec } from '../zlib/index.js';
+import type { Codec, OutputRegion } from '../zlib/index.js';
 import type { CachedObject, DeltaBaseCache, PackCache } from './cache.js';
 import { applyDeltaInto, checkedResultSize, deltaSizes } from './delta.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
@@ -65,6 +65,32 @@ function compressedBound(size: number): number {
  * pack's offsets once.
  */
 const BOUNDED_READ_MAX = 1 << 20;
+
+/**
+ * The deltas one read inflates on its way down a chain: one buffer for the
+ * process, filled front to back by the read that holds it and free again when
+ * that read returns (deltas are applied before it does). A chain of 50 levels
+ * then costs no new buffer per delta: the allocations, not the inflation, were
+ * what the garbage collector paid for. A read that finds it held (another read
+ * waits on I/O with its deltas in it) allocates as before.
+ */
+const deltaArena = { buffer: new Uint8Array(0), used: 0, held: false };
+/** deltas larger than this get a buffer of their own; the arena is kept up to ARENA_KEEP bytes */
+const ARENA_ENTRY_MAX = 1 << 20;
+const ARENA_KEEP = 4 << 20;
+
+/** A region of the arena for a delta of `size` bytes (and its spare byte), or undefined for a buffer of its own. */
+function arenaRegion(size: number): OutputRegion | undefined {
+  if (size >= ARENA_ENTRY_MAX) return undefined;
+  const a = deltaArena;
+  if (a.used + size + 1 > a.buffer.length) {
+    // the deltas already in the old buffer stay valid: they keep it alive until the read returns
+    if (size + 1 > ARENA_KEEP) return undefined;
+    a.buffer = new Uint8Array(Math.min(ARENA_KEEP, Math.max(64 * 1024, 2 * a.buffer.length, size + 1)));
+    a.used = 0;
+  }
+  return { buffer: a.buffer, at: a.used };
+}
 
 /** Inflated deltas held at once while a chain is walked down; past this, deltas are inflated again when applied. */
 const HELD_DELTA_BYTES = 16 * 1024 * 1024;
@@ -247,10 +273,10 @@ export class Pack {
    * the stream's end; the JavaScript codec takes the stream's checksum from the
    * end of its input, so it is given exact entries only.
    */
-  private inflateBounded(compressed: Uint8Array, size: number): Uint8Array | null {
+  private inflateBounded(compressed: Uint8Array, size: number, into?: OutputRegion): Uint8Array | null {
     if (!this.ctx.codec.native) return null;
     try {
-      return this.ctx.codec.inflateExact(compressed, size);
+      return this.ctx.codec.inflateExact(compressed, size, into);
     } catch {
       return null;
     }
@@ -274,10 +300,10 @@ export class Pack {
     }
   }
 
-  private inflate(compressed: Uint8Array, size: number, offset: number): Uint8Array {
+  private inflate(compressed: Uint8Array, size: number, offset: number, into?: OutputRegion): Uint8Array {
     this.checkDeclaredSize(size, compressed.length, offset);
     try {
-      return this.ctx.codec.inflateExact(compressed, size);
+      return this.ctx.codec.inflateExact(compressed, size, into);
     } catch (err) {
       throw new CorruptError(this.packPath, `bad zlib stream in entry at offset ${offset} (header says ${size} bytes): ${(err as Error).message}`, { cause: err });
     }
@@ -334,11 +360,23 @@ export class Pack {
 
   private *readSteps(offset: number, depth: number): Steps<RawObject> {
     const f = yield* this.file_();
-    const cache = this.cache;
-    const H = this.ctx.hash.rawLength;
-    const hit = cache.get(offset);
+    const hit = this.cache.get(offset);
     // a cached base handed to a caller is copied: callers own what read() returns
     if (hit) return { type: hit.type, data: hit.data.slice() };
+    if (deltaArena.held) return yield* this.resolveSteps(f, offset, depth, false);
+    deltaArena.held = true;
+    deltaArena.used = 0;
+    try {
+      return yield* this.resolveSteps(f, offset, depth, true);
+    } finally {
+      deltaArena.held = false;
+    }
+  }
+
+  /** read(): the chain walked down and applied up; `arena`: its deltas go to the delta arena, which the caller holds. */
+  private *resolveSteps(f: RandomAccessFile, offset: number, depth: number, arena: boolean): Steps<RawObject> {
+    const cache = this.cache;
+    const H = this.ctx.hash.rawLength;
     // walk down the chain to a base, inflating the deltas on the way while they
     // fit in HELD_DELTA_BYTES; the others are inflated again on the way up
     const deltas: (Uint8Array | null)[] = [];
@@ -372,13 +410,15 @@ export class Pack {
       // whether this level's data is inflated now (deltas past the held budget are inflated on the way up)
       const inflateNow = !isDelta || (whole && (links.length === 0 || held + h.size <= HELD_DELTA_BYTES));
       let data: Uint8Array | null = null;
+      // a delta inflated now goes to the arena (a region of it, claimed once the inflation succeeds)
+      const into = arena && isDelta && inflateNow ? arenaRegion(h.size) : undefined;
       if (end < 0 && inflateNow) {
         const bound = h.headerLength + compressedBound(h.size);
-        if (bound <= bytes.length) data = this.inflateBounded(bytes.subarray(h.headerLength), h.size);
+        if (bound <= bytes.length) data = this.inflateBounded(bytes.subarray(h.headerLength), h.size, into);
         else if (bound <= BOUNDED_READ_MAX && this.ctx.codec.native) {
           bytes = this.bytesAt(f, at, Math.min(bound, this.packEnd - at));
           if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
-          data = this.inflateBounded(bytes.subarray(h.headerLength), h.size);
+          data = this.inflateBounded(bytes.subarray(h.headerLength), h.size, into);
         }
       }
       if (inflateNow && !data) {
@@ -387,8 +427,9 @@ export class Pack {
           bytes = this.bytesAt(f, at, end - at);
           if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
         }
-        data = this.inflate(bytes.subarray(h.headerLength, end - at), h.size, at);
+        data = this.inflate(bytes.subarray(h.headerLength, end - at), h.size, at, into);
       }
+      if (into) deltaArena.used += h.size;
       if (isDelta) {
         if (data) {
           deltas.push(data);

@@ -11,6 +11,16 @@ import { errorCode } from '../util.js';
 
 export type { Hasher } from './stream-hash.js';
 
+/**
+ * Where inflateExact writes instead of a new buffer: `buffer[at, at + size)`,
+ * with one byte more available after it (a stream longer than `size` fills
+ * that byte and is refused). The result is a view of the region.
+ */
+export interface OutputRegion {
+  buffer: Uint8Array;
+  at: number;
+}
+
 export interface Codec {
   readonly native: boolean;
   /** Inflates a whole zlib stream. Throws (a plain Error) on a bad or truncated stream. */
@@ -20,7 +30,7 @@ export interface Codec {
    * pack entry's header says so). Throws (a plain Error) when the stream is bad,
    * does not end, or ends at another size.
    */
-  inflateExact(data: Uint8Array, size: number): Uint8Array;
+  inflateExact(data: Uint8Array, size: number, into?: OutputRegion): Uint8Array;
   /**
    * Inflates as much of a possibly truncated stream as the input allows, stopping
    * once `want` output bytes exist. Used to read a delta's size header without
@@ -117,8 +127,8 @@ async function nodeCodec(): Promise<Codec | null> {
       inflate(data) {
         return toU8(zlib.inflateSync(data));
       },
-      inflateExact(data, size) {
-        const out = reused?.exact(data, size);
+      inflateExact(data, size, into) {
+        const out = reused?.exact(data, size, into);
         if (out) return out;
         let whole: Buffer;
         try {
@@ -128,7 +138,10 @@ async function nodeCodec(): Promise<Codec | null> {
           if (errorCode(err) === 'ERR_BUFFER_TOO_LARGE') throw new Error(`stream inflates to more than ${size} bytes`);
           throw err;
         }
-        return checkSize(toU8(whole), size);
+        const result = checkSize(toU8(whole), size);
+        if (!into) return result;
+        into.buffer.set(result, into.at);
+        return into.buffer.subarray(into.at, into.at + size);
       },
       inflatePrefix(data, want) {
         const out = reused?.prefix(data, want);
@@ -173,7 +186,7 @@ async function nodeCodec(): Promise<Codec | null> {
  * Returns null to ask for that fallback.
  */
 function reusableInflater(zlib: any): {
-  exact: (data: Uint8Array, size: number) => Uint8Array | null;
+  exact: (data: Uint8Array, size: number, into?: OutputRegion) => Uint8Array | null;
   prefix: (data: Uint8Array, want: number) => Uint8Array | null;
 } | null {
   const Z_FINISH = zlib.constants?.Z_FINISH;
@@ -197,14 +210,15 @@ function reusableInflater(zlib: any): {
   };
   if (typeof Z_FINISH !== 'number' || !fresh()) return null;
   const ready = () => (engine && handle && engine._handle === handle) || fresh();
-  const exact = (data: Uint8Array, size: number): Uint8Array | null => {
+  const exact = (data: Uint8Array, size: number, into?: OutputRegion): Uint8Array | null => {
     if (!ready()) return null;
     error = null;
     // one spare byte: a complete stream leaves it unused, a stream cut short
     // (even by its checksum alone) then fails as "unexpected end of file"
-    const out = new Uint8Array(size + 1);
+    const out = into ? into.buffer : new Uint8Array(size + 1);
+    const at = into ? into.at : 0;
     handle.reset();
-    handle.writeSync(Z_FINISH, data, 0, data.length, out, 0, size + 1);
+    handle.writeSync(Z_FINISH, data, 0, data.length, out, at, size + 1);
     if (error !== null) {
       const message = error;
       engine = null;
@@ -215,7 +229,7 @@ function reusableInflater(zlib: any): {
       engine = null;
       throw new Error(availOut === 0 ? `stream inflates to more than ${size} bytes` : `stream inflates to ${size + 1 - availOut} bytes, expected ${size}`);
     }
-    return out.subarray(0, size);
+    return out.subarray(at, at + size);
   };
   const Z_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
   /** the first `want` bytes (fewer when the input ends first), or null to ask for the fallback */

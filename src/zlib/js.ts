@@ -64,11 +64,11 @@ export function jsInflate(data: Uint8Array): Uint8Array {
 }
 
 /** Inflates a zlib stream that must produce exactly `size` bytes, straight into a buffer of that size. */
-export function jsInflateExact(data: Uint8Array, size: number): Uint8Array {
+export function jsInflateExact(data: Uint8Array, size: number, into?: { buffer: Uint8Array; at: number }): Uint8Array {
   checkHeader(data);
   if (data.length < 6) throw new Error('unexpected end of file');
   // one spare byte: a stream that inflates to more than `size` fills it
-  const buf = new Uint8Array(size + 1);
+  const buf = into ? into.buffer.subarray(into.at, into.at + size + 1) : new Uint8Array(size + 1);
   let out: Uint8Array;
   try {
     out = inflateSync(data.subarray(2, data.length - 4), { out: buf });
