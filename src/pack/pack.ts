@@ -79,6 +79,9 @@ const deltaArena = { buffer: new Uint8Array(0), used: 0, held: false };
 const ARENA_ENTRY_MAX = 1 << 20;
 const ARENA_KEEP = 4 << 20;
 
+/** the one region handed out (only the arena's holder asks for one, and the codec keeps none) */
+const region: OutputRegion = { buffer: deltaArena.buffer, at: 0 };
+
 /** A region of the arena for a delta of `size` bytes (and its spare byte), or undefined for a buffer of its own. */
 function arenaRegion(size: number): OutputRegion | undefined {
   if (size >= ARENA_ENTRY_MAX) return undefined;
@@ -89,7 +92,9 @@ function arenaRegion(size: number): OutputRegion | undefined {
     a.buffer = new Uint8Array(Math.min(ARENA_KEEP, Math.max(64 * 1024, 2 * a.buffer.length, size + 1)));
     a.used = 0;
   }
-  return { buffer: a.buffer, at: a.used };
+  region.buffer = a.buffer;
+  region.at = a.used;
+  return region;
 }
 
 /** Inflated deltas held at once while a chain is walked down; past this, deltas are inflated again when applied. */
