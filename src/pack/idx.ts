@@ -265,8 +265,8 @@ export async function readPackIndex(fs: Fs, path: string, hash: HashInfo): Promi
  * A .idx's object count and recorded pack checksum, from its first 1,032 bytes
  * and its tail: what opening a pack checks (git's open_packed_git). A pack
  * read through a MIDX needs no more of its index until a REF_DELTA base or an
- * entry's exact end is looked up. The fanout is not checked for order here:
- * readPackIndex does, when the index is read.
+ * entry's exact end is looked up. The fanout's order is checked (checkIndexHead),
+ * as readPackIndex does.
  */
 export async function readPackIndexHead(fs: Fs, path: string, hash: HashInfo): Promise<PackIndexHead> {
   const f = await fs.open(path);

@@ -526,7 +526,8 @@ export class Pack {
         type = cached.type;
         break;
       }
-      // bounds only: as git, the walk trusts the offsets it is given (read() checks each is an entry's start)
+      // bounds only: as git, the walk trusts the offsets it is given (read() checks that each is
+      // an entry's start once the pack's offsets are sorted, and whenever a bounded inflate fails)
       if (at < 12 || at >= this.packEnd) throw new CorruptError(this.packPath, `offset ${at} is outside the pack's entries (12..${this.packEnd})`);
       // the top entry's header and the start of its delta; below it, headers only
       const len = Math.min(this.packEnd - at, size < 0 ? HEADER_PROBE + H : ENTRY_HEADER_MAX + H);
@@ -540,6 +541,8 @@ export class Pack {
         break;
       }
       (walked ??= []).push(at);
+      // a copy, before anything waits: `bytes` may be a shared buffer that other reads overwrite meanwhile
+      const baseOid = h.type === OBJ_REF_DELTA ? bytes.slice(h.baseOidAt, h.baseOidAt + H) : null;
       if (size < 0) {
         // the result size is the delta's second varint: inflate just its start
         // (a stream a codec refuses at once gives no prefix: the whole inflate below names the damage)
@@ -560,18 +563,17 @@ export class Pack {
         }
         size = sizes.resultSize;
       }
-      if (h.type === OBJ_OFS_DELTA) {
+      if (!baseOid) {
         at = h.baseOffset;
         continue;
       }
-      const oid = bytes.slice(h.baseOidAt, h.baseOidAt + H);
-      const inPack = offsetOf(yield* this.index_(), oid);
+      const inPack = offsetOf(yield* this.index_(), baseOid);
       if (inPack >= 0) {
         at = inPack;
         continue;
       }
-      const ext = (yield this.ctx.resolveExternalHeader(oid, depth + 1)) as { type: number; size: number } | null;
-      if (!ext) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(oid)} of the entry at offset ${at} is missing`);
+      const ext = (yield this.ctx.resolveExternalHeader(baseOid, depth + 1)) as { type: number; size: number } | null;
+      if (!ext) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(baseOid)} of the entry at offset ${at} is missing`);
       type = ext.type;
       break;
     }

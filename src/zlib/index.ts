@@ -13,8 +13,9 @@ export type { Hasher } from './stream-hash.js';
 
 /**
  * Where inflateExact writes instead of a new buffer: `buffer[at, at + size)`,
- * with one byte more available after it (a stream longer than `size` fills
- * that byte and is refused). The result is a view of the region.
+ * and the caller must leave one byte more after it (a stream longer than `size`
+ * fills that byte and is refused; node's zlib binding aborts the process on an
+ * output range past the buffer's end). The result is a view of the region.
  */
 export interface OutputRegion {
   buffer: Uint8Array;
