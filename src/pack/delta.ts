@@ -51,34 +51,7 @@ export function checkedResultSize(base: Uint8Array, delta: Uint8Array, file: str
   if (sizes.baseSize !== base.length) throw gone(`base size ${sizes.baseSize} does not match the base's ${base.length} bytes`);
   const resultSize = sizes.resultSize;
   if (resultSize <= PRECHECK_ABOVE) return resultSize;
-  let pos = varint(delta, varint(delta, 0)[1])[1];
-  let total = 0;
-  while (pos < delta.length) {
-    const cmd = delta[pos++];
-    if (cmd & 0x80) {
-      let off = 0;
-      let size = 0;
-      if (cmd & 0x01) off = delta[pos++];
-      if (cmd & 0x02) off |= delta[pos++] << 8;
-      if (cmd & 0x04) off |= delta[pos++] << 16;
-      if (cmd & 0x08) off = (off | 0) + delta[pos++] * 0x1000000;
-      if (cmd & 0x10) size = delta[pos++];
-      if (cmd & 0x20) size |= delta[pos++] << 8;
-      if (cmd & 0x40) size |= delta[pos++] << 16;
-      if (pos > delta.length) throw gone('truncated copy instruction');
-      if (size === 0) size = 0x10000;
-      if (off + size > base.length) throw gone(`copy of ${size} bytes at ${off} outside the ${base.length}-byte base`);
-      total += size;
-    } else if (cmd) {
-      if (pos + cmd > delta.length) throw gone('insert past the end of the delta');
-      pos += cmd;
-      total += cmd;
-    } else {
-      throw gone('unexpected delta opcode 0');
-    }
-    if (total > resultSize) throw gone(`output exceeds the declared ${resultSize} bytes`);
-  }
-  if (total !== resultSize) throw gone(`output is ${total} bytes, the delta declares ${resultSize}`);
+  replay(base, delta, null, file);
   return resultSize;
 }
 
@@ -90,6 +63,11 @@ export function checkedResultSize(base: Uint8Array, delta: Uint8Array, file: str
  * result (a reused buffer). Returns the result size.
  */
 export function applyDeltaInto(base: Uint8Array, delta: Uint8Array, out: Uint8Array, file: string): number {
+  return replay(base, delta, out, file);
+}
+
+/** The one walk over a delta's instructions (applyDeltaInto); with `out` null they are checked and counted, nothing is written (checkedResultSize). */
+function replay(base: Uint8Array, delta: Uint8Array, out: Uint8Array | null, file: string): number {
   const gone = (why: string) => new CorruptError(file, `delta replay has gone wild: ${why}`);
   if (delta.length < 4) throw gone('delta shorter than 4 bytes');
   let [baseSize, pos] = varint(delta, 0);
@@ -98,7 +76,7 @@ export function applyDeltaInto(base: Uint8Array, delta: Uint8Array, out: Uint8Ar
   let resultSize: number;
   [resultSize, pos] = varint(delta, pos);
   if (resultSize < 0) throw gone('bad result size');
-  if (out.length < resultSize) throw gone(`output buffer of ${out.length} bytes for ${resultSize}`);
+  if (out && out.length < resultSize) throw gone(`output buffer of ${out.length} bytes for ${resultSize}`);
   const end = delta.length;
   let o = 0;
   while (pos < end) {
@@ -117,7 +95,9 @@ export function applyDeltaInto(base: Uint8Array, delta: Uint8Array, out: Uint8Ar
       if (size === 0) size = 0x10000;
       if (off + size > baseSize) throw gone(`copy of ${size} bytes at ${off} outside the ${baseSize}-byte base`);
       if (o + size > resultSize) throw gone(`output exceeds the declared ${resultSize} bytes`);
-      if (size < 128) {
+      if (!out) {
+        // checked and counted only
+      } else if (size < 128) {
         for (let i = 0; i < size; i++) out[o + i] = base[off + i];
       } else {
         out.set(base.subarray(off, off + size), o);
@@ -126,7 +106,9 @@ export function applyDeltaInto(base: Uint8Array, delta: Uint8Array, out: Uint8Ar
     } else if (cmd) {
       if (pos + cmd > end) throw gone('insert past the end of the delta');
       if (o + cmd > resultSize) throw gone(`output exceeds the declared ${resultSize} bytes`);
-      if (cmd < 32) {
+      if (!out) {
+        // checked and counted only
+      } else if (cmd < 32) {
         for (let i = 0; i < cmd; i++) out[o + i] = delta[pos + i];
       } else {
         out.set(delta.subarray(pos, pos + cmd), o);
