@@ -256,6 +256,11 @@ export class Pack {
     return this.fileOpening;
   }
 
+  /** Where a REF_DELTA's base (its id, copied from the entry) starts in this pack; -1 when it is outside it (a thin pack's). */
+  private *refBaseOffset(baseOid: Uint8Array): Steps<number> {
+    return offsetOf(yield* this.index_(), baseOid);
+  }
+
   /** The index, read if it is not yet. */
   private *index_(): Steps<PackIndex> {
     return this.index ?? ((yield this.loadIndex()) as PackIndex);
@@ -446,17 +451,13 @@ export class Pack {
           held = HELD_DELTA_BYTES;
         }
         links.push(at);
-        if (!baseOid) {
-          at = h.baseOffset;
+        const next = baseOid ? yield* this.refBaseOffset(baseOid) : h.baseOffset;
+        if (next >= 0) {
+          at = next;
           continue;
         }
-        const inPack = offsetOf(yield* this.index_(), baseOid);
-        if (inPack >= 0) {
-          at = inPack;
-          continue;
-        }
-        base = (yield this.ctx.resolveExternal(baseOid, depth + 1)) as RawObject | null;
-        if (!base) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(baseOid)} of the entry at offset ${at} is missing`);
+        base = (yield this.ctx.resolveExternal(baseOid!, depth + 1)) as RawObject | null;
+        if (!base) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(baseOid!)} of the entry at offset ${at} is missing`);
         break;
       }
       base = { type: h.type, data: data! };
@@ -563,17 +564,13 @@ export class Pack {
         }
         size = sizes.resultSize;
       }
-      if (!baseOid) {
-        at = h.baseOffset;
+      const next = baseOid ? yield* this.refBaseOffset(baseOid) : h.baseOffset;
+      if (next >= 0) {
+        at = next;
         continue;
       }
-      const inPack = offsetOf(yield* this.index_(), baseOid);
-      if (inPack >= 0) {
-        at = inPack;
-        continue;
-      }
-      const ext = (yield this.ctx.resolveExternalHeader(baseOid, depth + 1)) as { type: number; size: number } | null;
-      if (!ext) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(baseOid)} of the entry at offset ${at} is missing`);
+      const ext = (yield this.ctx.resolveExternalHeader(baseOid!, depth + 1)) as { type: number; size: number } | null;
+      if (!ext) throw new CorruptError(this.packPath, `REF_DELTA base ${toHex(baseOid!)} of the entry at offset ${at} is missing`);
       type = ext.type;
       break;
     }
