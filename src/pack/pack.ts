@@ -292,9 +292,14 @@ export class Pack {
     }
   }
 
+  /** Refuses an offset outside the pack's entries (bounds only: whether an entry starts there is entryEnd's check). */
+  private checkOffset(offset: number): void {
+    if (offset < 12 || offset >= this.packEnd) throw new CorruptError(this.packPath, `offset ${offset} is outside the pack's entries (12..${this.packEnd})`);
+  }
+
   /** The byte range [offset, end) of the entry at `offset`, validated. */
   private entryEnd(idx: PackIndex, offset: number): number {
-    if (offset < 12 || offset >= this.packEnd) throw new CorruptError(this.packPath, `offset ${offset} is outside the pack's entries (12..${this.packEnd})`);
+    this.checkOffset(offset);
     const end = idx.entryEnd(offset, this.packEnd);
     if (end < 0) throw new CorruptError(this.packPath, `no entry starts at offset ${offset}`);
     return end;
@@ -403,7 +408,7 @@ export class Pack {
           break;
         }
       }
-      if (at < 12 || at >= this.packEnd) throw new CorruptError(this.packPath, `offset ${at} is outside the pack's entries (12..${this.packEnd})`);
+      this.checkOffset(at);
       const whole = held < HELD_DELTA_BYTES;
       // an entry's exact end is a binary search away once the pack's offsets
       // are sorted; before, the entry is read to a bound its header gives (and
@@ -529,7 +534,7 @@ export class Pack {
       }
       // bounds only: as git, the walk trusts the offsets it is given (read() checks that each is
       // an entry's start once the pack's offsets are sorted, and whenever a bounded inflate fails)
-      if (at < 12 || at >= this.packEnd) throw new CorruptError(this.packPath, `offset ${at} is outside the pack's entries (12..${this.packEnd})`);
+      this.checkOffset(at);
       // the top entry's header and the start of its delta; below it, headers only
       const len = Math.min(this.packEnd - at, size < 0 ? HEADER_PROBE + H : ENTRY_HEADER_MAX + H);
       let bytes = this.bytesAt(f, at, len);

@@ -11,6 +11,7 @@
  */
 
 import { Inflate, inflateSync, zlibSync } from 'fflate';
+import type { OutputRegion } from './index.js';
 
 /** Adler-32 of data (RFC 1950): sums modulo 65521, folded every 5552 bytes so they stay exact. */
 export function adler32(data: Uint8Array): number {
@@ -64,7 +65,7 @@ export function jsInflate(data: Uint8Array): Uint8Array {
 }
 
 /** Inflates a zlib stream that must produce exactly `size` bytes, straight into a buffer of that size. */
-export function jsInflateExact(data: Uint8Array, size: number, into?: { buffer: Uint8Array; at: number }): Uint8Array {
+export function jsInflateExact(data: Uint8Array, size: number, into?: OutputRegion): Uint8Array {
   checkHeader(data);
   if (data.length < 6) throw new Error('unexpected end of file');
   // one spare byte: a stream that inflates to more than `size` fills it
