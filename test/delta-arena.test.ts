@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openOdb } from '../src/index.js';
-import { git, parseBatch, tmpdir } from './helpers.js';
+import { git, gitHash, parseBatch, tmpdir } from './helpers.js';
 import { buildPack, delta, type EntrySpec } from './packbuilder.js';
 
 /** A delta that copies the base's first `keep` bytes and then inserts `extra`. */
@@ -25,7 +25,7 @@ function copyThenInsert(baseSize: number, keep: number, extra: Buffer): Buffer {
 }
 
 function blobOid(data: Buffer): Buffer {
-  return crypto.createHash('sha1').update(`blob ${data.length}\0`).update(data).digest();
+  return Buffer.from(gitHash('sha1', 'blob', data), 'hex');
 }
 
 describe('the delta arena', () => {
