@@ -40,7 +40,9 @@ export type { ProgressCallback, ProgressEvent, ProgressOptions } from './progres
 export { createOpfsFs } from './io/opfs.js';
 export type { OpfsFileHandle, OpfsFs, OpfsStat } from './io/opfs.js';
 /** The database openOdb returns (a type: construct it with openOdb). */
-export type { PublicOdb as Odb } from './odb/odb.js';
+export type { Odb } from './odb/api.js';
+export type { HashInfo } from './oid.js';
+export type { GitConfig } from './config.js';
 export { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';
 export type {
   CommitObject,

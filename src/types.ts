@@ -87,6 +87,8 @@ export interface LayerStats {
 
 export interface OdbStats {
   objectFormat: HashAlgorithm;
+  /** the zlib that inflates objects: node's ('node'), or the JavaScript codec ('javascript': browsers, or openOdb's `zlib: 'js'`) */
+  zlib: 'node' | 'javascript';
   /** MIDX layers, root first; a non-incremental MIDX is one layer */
   layers: LayerStats[];
   /** `.idx` names that some layer lists, in global pack-int-id order */

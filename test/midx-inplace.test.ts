@@ -10,6 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openOdb } from '../src/index.js';
 import { git, tmpdir } from './helpers.js';
+import { internalsOf } from '../src/odb/odb.js';
 
 let gitdir: string;
 let oids: string[];
@@ -76,7 +77,7 @@ describe('a MIDX searched in place', () => {
     expect(first).toBeLessThan(8 * 1024);
     for (const oid of oids.slice(1, 10)) expect((await odb.locate(oid))?.source).toBe('midx');
     expect(counts.bytes).toBeLessThan(24 * 1024);
-    const layer = odb.packBackend.layers[0];
+    const layer = internalsOf(odb).packBackend.layers[0];
     expect(layer.tablesLoaded).toBe(false);
     for (const oid of oids.slice(10, 200)) expect(await odb.exists(oid)).toBe(true);
     expect(layer.tablesLoaded).toBe(true);

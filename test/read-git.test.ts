@@ -8,6 +8,7 @@ import { PackIndex } from '../src/pack/idx.js';
 import { SHA1 } from '../src/oid.js';
 import { allObjects, buildMixedRepo } from './gitrepo.js';
 import { git, memfsCopy, readFileOnlyFs } from './helpers.js';
+import { internalsOf } from '../src/odb/odb.js';
 
 let gitdir: string;
 let expected: Map<string, { type: string; data: Buffer }>;
@@ -45,7 +46,7 @@ describe('a repository written by the system git', () => {
       expect(await odb.readHeader(oid)).toEqual({ type: o.type, size: o.data.length });
     }
     // the delta-base cache was used for the deep chains
-    expect(odb.cache.hits).toBeGreaterThan(0);
+    expect(internalsOf(odb).cache.hits).toBeGreaterThan(0);
     await odb.close();
   });
 
@@ -60,7 +61,7 @@ describe('a repository written by the system git', () => {
       expect(Buffer.compare(Buffer.from(obj.data), o.data), oid).toBe(0);
       expect(await odb.readHeader(oid)).toEqual({ type: o.type, size: o.data.length });
     }
-    const w = (odb as unknown as { windows: { slots: number; misses: number; hits: number } }).windows;
+    const w = internalsOf(odb).windows;
     if (packWindowBytes) {
       // the path under test was taken: far more blocks loaded than the two slots hold
       expect(w.slots).toBe(2);

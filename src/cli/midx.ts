@@ -14,7 +14,7 @@
 
 import path from 'node:path';
 import { CorruptError, InvalidArgumentError, LockError } from '../errors.js';
-import type { CompactMidxOptions, VerifyOptions, WriteMidxOptions } from '../types.js';
+import type { CompactMidxOptions, WriteMidxOptions } from '../types.js';
 import { configBool } from '../config.js';
 import { type OptionSpec, parseOptions } from './args.js';
 import type { CommandContext } from './context.js';

@@ -26,7 +26,6 @@
  * Verified with isomorphic-git 1.44.11 and 1.44.19 (their esm, cjs and umd bundles).
  */
 
-import type { GitObject, OdbWarning } from '../types.js';
 import { isogitCacheSelfTest, type SelfTestResult } from './selftest.js';
 import { asBuffer } from '../util.js';
 import { type IsogitPackSource, packOfLoaded, readPacked } from './packs.js';

@@ -16,7 +16,7 @@
  * Everything else passes through to the client, whose shape is kept.
  */
 
-import type { PublicOdb as Odb } from '../odb/odb.js';
+import type { Odb } from '../odb/api.js';
 import { normalizePath } from '../io/fs.js';
 import { packOfLoaded } from './packs.js';
 import { proxyClient } from './proxy.js';

@@ -36,7 +36,7 @@
 
 import { openOdb } from '../odb/open.js';
 import { type Fs, join, normalizeFs, normalizePath } from '../io/fs.js';
-import type { PublicOdb as Odb } from '../odb/odb.js';
+import type { Odb } from '../odb/api.js';
 import type { MaintainOptions, MaintainResult, OpenOdbOptions } from '../types.js';
 import { proxyClient } from './proxy.js';
 import { type AnyFn, isPromiseLike } from '../util.js';

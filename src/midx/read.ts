@@ -8,7 +8,7 @@
 
 import { CorruptError } from '../errors.js';
 import type { RandomAccessFile } from '../io/fs.js';
-import { compareBytewise, compareOid, fanoutLowerBound, searchOid, type HashInfo, toHex } from '../oid.js';
+import { compareBytewise, fanoutLowerBound, searchOid, type HashInfo, toHex } from '../oid.js';
 import { type Codec, fileTrailerMatches } from '../zlib/index.js';
 import {
   type ChunkRange,

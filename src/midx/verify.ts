@@ -23,7 +23,7 @@ import { Pack, type PackContext } from '../pack/pack.js';
 import type { Progress, ProgressMeter, VerifyOptions, VerifyProblem, VerifyResult } from '../types.js';
 import { type Codec, fileTrailerMatches, trailerMatches } from '../zlib/index.js';
 import { loadMidx, MIDX_NAME, type MidxWarning } from './chain.js';
-import { CHUNK_LOFF, CHUNK_OIDL, CHUNK_OOFF, gitToc, hex32, MIDX_HEADER_SIZE, TOC_ENTRY_SIZE } from './chunks.js';
+import { CHUNK_LOFF, CHUNK_OIDL, CHUNK_OOFF, gitToc, MIDX_HEADER_SIZE, TOC_ENTRY_SIZE } from './chunks.js';
 import { verifyBitmaps } from './bitmap/verify.js';
 import type { MidxFile } from './read.js';
 

@@ -24,19 +24,19 @@
 import { isNotFound, join } from '../io/fs.js';
 import type { MidxFile } from '../midx/read.js';
 import type { ExpireMidxOptions, ExpireMidxResult, Progress } from '../types.js';
-import type { Odb } from './odb.js';
+import type { OdbInternals } from './odb.js';
 import { runJob } from './write.js';
 import { writeJob } from './write-job.js';
 
 /** What git's unlink_pack_path removes, in its order. */
 const PACK_EXTS = ['.idx', '.pack', '.rev', '.keep', '.bitmap', '.promisor', '.mtimes'];
 
-async function exists(odb: Odb, path: string): Promise<boolean> {
-  return !!(await odb.fs.stat(path));
+async function exists(db: OdbInternals, path: string): Promise<boolean> {
+  return !!(await db.fs.stat(path));
 }
 
 /** The packs of `m` that no object refers to and that git would delete. */
-async function unreferencedPacks(odb: Odb, m: MidxFile, progress: Progress | undefined): Promise<Set<string>> {
+async function unreferencedPacks(db: OdbInternals, m: MidxFile, progress: Progress | undefined): Promise<Set<string>> {
   await m.loadTables();
   const count = new Uint32Array(m.numPacks);
   const counting = progress?.start('Counting referenced objects', m.numObjects);
@@ -51,37 +51,37 @@ async function unreferencedPacks(odb: Odb, m: MidxFile, progress: Progress | und
   for (let i = 0; i < m.numPacks; i++) {
     finding?.update(i + 1);
     if (count[i]) continue;
-    const base = join(odb.packDir, m.packNames[i].replace(/\.idx$/, ''));
+    const base = join(db.packDir, m.packNames[i].replace(/\.idx$/, ''));
     // git's prepare_midx_pack: the .pack must be there; .keep and cruft packs stay
-    const pack = await odb.fs.stat(`${base}.pack`);
+    const pack = await db.fs.stat(`${base}.pack`);
     if (!pack || !pack.isFile) continue;
-    if ((await exists(odb, `${base}.keep`)) || (await exists(odb, `${base}.mtimes`))) continue;
+    if ((await exists(db, `${base}.keep`)) || (await exists(db, `${base}.mtimes`))) continue;
     drop.add(m.packNames[i]);
   }
   finding?.stop();
   return drop;
 }
 
-export async function deletePack(odb: Odb, idxName: string): Promise<void> {
-  const base = join(odb.packDir, idxName.replace(/\.idx$/, ''));
+export async function deletePack(db: OdbInternals, idxName: string): Promise<void> {
+  const base = join(db.packDir, idxName.replace(/\.idx$/, ''));
   // git's unlink_pack_path without force: a pack that got a .keep meanwhile stays
-  if (await exists(odb, `${base}.keep`)) return;
+  if (await exists(db, `${base}.keep`)) return;
   for (const ext of PACK_EXTS) {
     try {
-      await odb.fs.remove(`${base}${ext}`);
+      await db.fs.remove(`${base}${ext}`);
     } catch (err) {
-      if (!isNotFound(err)) odb.warn({ file: `${base}${ext}`, reason: `unable to remove ${base}${ext}: ${(err as Error).message}` });
+      if (!isNotFound(err)) db.warn({ file: `${base}${ext}`, reason: `unable to remove ${base}${ext}: ${(err as Error).message}` });
     }
   }
 }
 
-export async function expireMidx(odb: Odb, options: ExpireMidxOptions = {}): Promise<ExpireMidxResult> {
+export async function expireMidx(db: OdbInternals, options: ExpireMidxOptions = {}): Promise<ExpireMidxResult> {
   // onProgress and signal as every write: an abort before the new MIDX is committed deletes nothing
-  const job = writeJob(odb, { progress: options.progress, onProgress: options.onProgress, signal: options.signal });
-  job.drop = (m) => unreferencedPacks(odb, m, job.progress);
-  const done = await runJob(odb, job);
+  const job = writeJob(db, { progress: options.progress, onProgress: options.onProgress, signal: options.signal });
+  job.drop = (m) => unreferencedPacks(db, m, job.progress);
+  const done = await runJob(db, job);
   if (!done) return { expired: [], midx: null };
-  for (const name of done.dropped) await deletePack(odb, name);
-  await odb.refresh();
+  for (const name of done.dropped) await deletePack(db, name);
+  await db.refresh();
   return { expired: done.dropped, midx: done.hex };
 }

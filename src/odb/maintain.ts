@@ -37,15 +37,15 @@ import type { MaintainOptions, MaintainResult, MaintainStep, Progress } from '..
 import { type ChainStep, type GeometryPack, type MaintainSettings, planChain, planGeometry, type PlanLayer, stepBase } from './maintain-plan.js';
 import { AbortGate, progressWith } from '../progress.js';
 import { deletePack } from './expire.js';
-import type { Odb } from './odb.js';
+import type { OdbInternals } from './odb.js';
 import { clearFiles, closeState, firstPseudoPackSlot, loadState, MIDX_PREFIX, Paths, type State } from './write-job.js';
 
 const NEW_PACK = '(new pack)';
 
-function intSetting(odb: Odb, given: number | undefined, key: string, flag: string, fallback: number, min: number): number {
+function intSetting(db: OdbInternals, given: number | undefined, key: string, flag: string, fallback: number, min: number): number {
   let v = given;
   if (v === undefined) {
-    const s = configGet(odb.config, key);
+    const s = configGet(db.config, key);
     if (s !== undefined) {
       v = Number(s.trim());
       if (!Number.isInteger(v)) throw new InvalidArgumentError(`bad numeric config value '${s}' for '${key}'`);
@@ -56,27 +56,27 @@ function intSetting(odb: Odb, given: number | undefined, key: string, flag: stri
   return v;
 }
 
-export function maintainSettings(odb: Odb, o: MaintainOptions): MaintainSettings {
+export function maintainSettings(db: OdbInternals, o: MaintainOptions): MaintainSettings {
   if (o.geometric !== undefined && (!Number.isInteger(o.geometric) || o.geometric < 2)) {
     // git accepts --geometric=1, which rolls up nothing useful; 0 disables geometry
     throw new InvalidArgumentError(`invalid value for --geometric: ${o.geometric}`);
   }
   return {
     factor: o.geometric ?? 2,
-    midxSplitFactor: intSetting(odb, o.midxSplitFactor, 'repack.midxSplitFactor', '--midx-split-factor', 2, 2),
-    midxNewLayerThreshold: intSetting(odb, o.midxNewLayerThreshold, 'repack.midxNewLayerThreshold', '--midx-new-layer-threshold', 8, 1),
+    midxSplitFactor: intSetting(db, o.midxSplitFactor, 'repack.midxSplitFactor', '--midx-split-factor', 2, 2),
+    midxNewLayerThreshold: intSetting(db, o.midxNewLayerThreshold, 'repack.midxNewLayerThreshold', '--midx-new-layer-threshold', 8, 1),
   };
 }
 
 /** git's midx_preferred_pack: the pack of the layer's first object in pseudo-pack order. */
-async function preferredPackOf(odb: Odb, paths: Paths, state: State, k: number): Promise<string | null> {
+async function preferredPackOf(db: OdbInternals, paths: Paths, state: State, k: number): Promise<string | null> {
   const layer = state.layers[k];
   if (!layer.numObjects) return null;
   let objectsInBase = 0;
   for (let j = 0; j < k; j++) objectsInBase += state.layers[j].numObjects;
   await layer.loadTables();
   // OOFF holds local pack-int-ids; RIDX[0] is a global MIDX position
-  const slot = await firstPseudoPackSlot(odb, paths, state, layer);
+  const slot = await firstPseudoPackSlot(db, paths, state, layer);
   if (typeof slot === 'number' && slot >= objectsInBase && slot < objectsInBase + layer.numObjects) {
     return layer.packNames[layer.packIdAt(slot - objectsInBase)] ?? null;
   }
@@ -86,8 +86,8 @@ async function preferredPackOf(odb: Odb, paths: Paths, state: State, k: number):
   return layer.packNames[best] ?? null;
 }
 
-async function exists(odb: Odb, path: string): Promise<boolean> {
-  return !!(await odb.fs.stat(path));
+async function exists(db: OdbInternals, path: string): Promise<boolean> {
+  return !!(await db.fs.stat(path));
 }
 
 interface Gathered {
@@ -97,8 +97,8 @@ interface Gathered {
   byName: Map<string, Pack>;
 }
 
-async function gather(odb: Odb, paths: Paths, state: State, s: MaintainSettings): Promise<Gathered> {
-  const backend = odb.packBackend;
+async function gather(db: OdbInternals, paths: Paths, state: State, s: MaintainSettings): Promise<Gathered> {
+  const backend = db.packBackend;
   const layers: PlanLayer[] = state.layers.map((l) => ({ checksum: l.checksumHex, objects: l.numObjects, packs: [...l.packNames] }));
   const named = new Set<string>();
   for (const l of layers) for (const n of l.packs) named.add(n);
@@ -111,10 +111,10 @@ async function gather(odb: Odb, paths: Paths, state: State, s: MaintainSettings)
   for (const name of names) {
     const midx = named.has(name);
     // only the packs the geometry can see need counting (older layers' never do)
-    const base = join(odb.packDir, name.slice(0, -4));
+    const base = join(db.packDir, name.slice(0, -4));
     if (midx && !(tipCounts && tip!.packs.includes(name))) {
       // .keep matters even here: --honor-pack-keep keeps their objects out of the new pack
-      packs.push({ name, objects: 0, midx, keep: await exists(odb, `${base}.keep`) });
+      packs.push({ name, objects: 0, midx, keep: await exists(db, `${base}.keep`) });
       continue;
     }
     let objects: number;
@@ -128,17 +128,17 @@ async function gather(odb: Odb, paths: Paths, state: State, s: MaintainSettings)
       name,
       objects,
       midx,
-      keep: await exists(odb, `${base}.keep`),
-      cruft: await exists(odb, `${base}.mtimes`),
-      promisor: await exists(odb, `${base}.promisor`),
+      keep: await exists(db, `${base}.keep`),
+      cruft: await exists(db, `${base}.mtimes`),
+      promisor: await exists(db, `${base}.promisor`),
     });
   }
   return { layers, packs, byName };
 }
 
 /** The objects of the new pack: `--stdin-packs` (rolled up minus staying and .keep packs) and `--unpacked`. */
-async function collectObjects(odb: Odb, g: Gathered, rollup: string[], stay: string[], packLoose: boolean): Promise<{ src: PackSources; loose: number }> {
-  const H = odb.hash.rawLength;
+async function collectObjects(db: OdbInternals, g: Gathered, rollup: string[], stay: string[], packLoose: boolean): Promise<{ src: PackSources; loose: number }> {
+  const H = db.hash.rawLength;
   const excluded: PackIndex[] = [];
   const keepNames = g.packs.filter((p) => p.keep).map((p) => p.name);
   for (const name of new Set([...stay, ...keepNames])) {
@@ -157,7 +157,7 @@ async function collectObjects(odb: Odb, g: Gathered, rollup: string[], stay: str
   }
   let loose = 0;
   if (packLoose) {
-    for await (const hex of odb.loose.list()) {
+    for await (const hex of db.loose.list()) {
       const oid = fromHex(hex);
       if (held(oid)) continue;
       src.add(oid, null);
@@ -174,8 +174,8 @@ async function collectObjects(odb: Odb, g: Gathered, rollup: string[], stay: str
  * disk names, with expire's deletePack (git's unlink_pack_path order, .idx
  * first; a pack with a .keep stays), and resolves to the names deleted.
  */
-export async function deleteUnnamedPacks(odb: Odb, names: string[]): Promise<string[]> {
-  const state = await loadState(odb);
+export async function deleteUnnamedPacks(db: OdbInternals, names: string[]): Promise<string[]> {
+  const state = await loadState(db);
   const named = new Set<string>();
   try {
     for (const l of state.layers) for (const n of l.packNames) named.add(n);
@@ -185,28 +185,28 @@ export async function deleteUnnamedPacks(odb: Odb, names: string[]): Promise<str
   const deleted: string[] = [];
   for (const name of names) {
     if (named.has(name)) continue;
-    if (await exists(odb, join(odb.packDir, name.replace(/\.idx$/, '.keep')))) continue;
-    await deletePack(odb, name);
+    if (await exists(db, join(db.packDir, name.replace(/\.idx$/, '.keep')))) continue;
+    await deletePack(db, name);
     deleted.push(name);
   }
   return deleted;
 }
 
 /** git's prune_packed_objects: loose objects a pack holds are removed. */
-async function prunePacked(odb: Odb): Promise<number> {
+async function prunePacked(db: OdbInternals): Promise<number> {
   let n = 0;
   const hexes: string[] = [];
-  for await (const hex of odb.loose.list()) hexes.push(hex);
+  for await (const hex of db.loose.list()) hexes.push(hex);
   for (const hex of hexes) {
-    if (!(await odb.packBackend.locate(fromHex(hex)))) continue;
+    if (!(await db.packBackend.locate(fromHex(hex)))) continue;
     try {
-      await odb.fs.unlink(odb.loose.pathOf(hex));
+      await db.fs.unlink(db.loose.pathOf(hex));
       n++;
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
   }
-  if (n) odb.loose.forgetListings();
+  if (n) db.loose.forgetListings();
   return n;
 }
 
@@ -222,14 +222,14 @@ function layersOnly(packs: GeometryPack[]): ReturnType<typeof planGeometry> {
   return { packs: stay, split: 0, tipRewritten: false };
 }
 
-export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise<MaintainResult> {
+export async function maintain(db: OdbInternals, options: MaintainOptions = {}): Promise<MaintainResult> {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('maintain: options must be an object');
-  const s = maintainSettings(odb, options);
+  const s = maintainSettings(db, options);
   const packsToo = options.packs ?? true;
   const dryRun = !!options.dryRun;
-  const bitmap = options.bitmap ?? configBool(odb.config, 'repack.writeBitmaps', false);
-  const fs = odb.fs;
-  const paths = new Paths(odb.packDir);
+  const bitmap = options.bitmap ?? configBool(db.config, 'repack.writeBitmaps', false);
+  const fs = db.fs;
+  const paths = new Paths(db.packDir);
   // the signal counts until the first file is written; after that the run completes
   const gate = new AbortGate(options.signal);
   gate.check();
@@ -239,26 +239,26 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
   let state: State | null = null;
   try {
     if (!dryRun) {
-      await fs.mkdir(odb.packDir);
+      await fs.mkdir(db.packDir);
       await fs.mkdir(paths.dir);
       await fs.createExclusive(lockPath);
       locked = true;
     }
-    await odb.refresh();
-    await odb.packBackend.ready();
-    state = await loadState(odb);
+    await db.refresh();
+    await db.packBackend.ready();
+    state = await loadState(db);
     if (state.tip && !state.tipValid) throw new CorruptError(state.tip.file, 'multi-pack-index checksum mismatch; run verify before maintenance');
-    const g = await gather(odb, paths, state, s);
+    const g = await gather(db, paths, state, s);
 
     const geometry = packsToo ? planGeometry(g.packs, g.layers, s) : layersOnly(g.packs);
     const rollup = geometry.packs.slice(0, geometry.split).map((p) => p.name);
     const stay = geometry.packs.slice(geometry.split).map((p) => p.name);
     const packLoose = packsToo && (options.loose ?? true);
-    const { src, loose } = packsToo ? await collectObjects(odb, g, rollup, stay, packLoose) : { src: new PackSources(odb.hash.rawLength, 1), loose: 0 };
+    const { src, loose } = packsToo ? await collectObjects(db, g, rollup, stay, packLoose) : { src: new PackSources(db.hash.rawLength, 1), loose: 0 };
 
     // the preferred packs of the layers a new tip would absorb (only those matter, and finding one may read a whole layer)
     const absorbed = planChain(geometry, g.layers, src.count ? [NEW_PACK] : [], s.midxSplitFactor).flatMap((st) => (st.type === 'write' ? st.absorbs : []));
-    for (let k = 0; k < g.layers.length; k++) if (absorbed.includes(g.layers[k].checksum)) g.layers[k].preferredPack = await preferredPackOf(odb, paths, state, k);
+    for (let k = 0; k < g.layers.length; k++) if (absorbed.includes(g.layers[k].checksum)) g.layers[k].preferredPack = await preferredPackOf(db, paths, state, k);
 
     const result: MaintainResult = {
       dryRun,
@@ -285,34 +285,34 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
     gate.commit();
     const fresh: string[] = [];
     if (src.count) {
-      result.pack = await writePackFromSources(repackWriteInit(odb, progress), src);
+      result.pack = await writePackFromSources(repackWriteInit(db, progress), src);
       fresh.push(`${result.pack.name}.idx`);
       result.changed = true;
-      await odb.refresh();
+      await db.refresh();
     }
 
     const steps = planChain(geometry, g.layers, fresh, s.midxSplitFactor);
     result.steps = steps.map((st) => toResultStep(st, fresh, fresh));
-    const chain = await runChainSteps(odb, paths, steps, result.steps, { bitmap, progress });
+    const chain = await runChainSteps(db, paths, steps, result.steps, { bitmap, progress });
     result.chain = chain;
-    if (await installChain(odb, paths, state, chain)) {
+    if (await installChain(db, paths, state, chain)) {
       result.changed = true;
       if (state.source === 'single') result.converted = true;
     }
     await closeState(state);
     state = null;
-    await odb.refresh();
+    await db.refresh();
 
     // only now may packs go: the chain on disk no longer names them
     const deletable = rollup.filter((n) => !fresh.includes(n));
-    result.deletedPacks = await deleteUnnamedPacks(odb, deletable);
+    result.deletedPacks = await deleteUnnamedPacks(db, deletable);
     if (result.deletedPacks.length) result.changed = true;
     if (packLoose) {
-      await odb.refresh();
-      result.prunedLoose = await prunePacked(odb);
+      await db.refresh();
+      result.prunedLoose = await prunePacked(db);
       if (result.prunedLoose) result.changed = true;
     }
-    await odb.refresh();
+    await db.refresh();
     return result;
   } finally {
     if (state) await closeState(state);
@@ -325,7 +325,7 @@ export async function maintain(odb: Odb, options: MaintainOptions = {}): Promise
  * packs written as a new layer on the next step's result. Each step's
  * checksum goes into its result step; resolves to the new chain, root first.
  */
-async function runChainSteps(odb: Odb, paths: Paths, steps: ChainStep[], shown: MaintainStep[], o: { bitmap: boolean; progress: Progress | undefined }): Promise<string[]> {
+async function runChainSteps(db: OdbInternals, paths: Paths, steps: ChainStep[], shown: MaintainStep[], o: { bitmap: boolean; progress: Progress | undefined }): Promise<string[]> {
   const { bitmap, progress } = o;
   const sums: string[] = [];
   for (let i = 0; i < steps.length; i++) {
@@ -334,9 +334,9 @@ async function runChainSteps(odb: Odb, paths: Paths, steps: ChainStep[], shown: 
     let hex: string | null;
     if (st.type === 'copy') hex = st.checksum;
     else if (st.type === 'compact') {
-      hex = await odb.compactMidx({ from: st.from, to: st.to, incremental: true, writeChainFile: false, bitmap, progress });
+      hex = await db.odb.compactMidx({ from: st.from, to: st.to, incremental: true, writeChainFile: false, bitmap, progress });
     } else {
-      hex = await odb.writeMidx({ incremental: true, writeChainFile: false, bitmap, base, stdinPacks: st.packs, preferredPack: st.preferredPack, progress });
+      hex = await db.odb.writeMidx({ incremental: true, writeChainFile: false, bitmap, base, stdinPacks: st.packs, preferredPack: st.preferredPack, progress });
     }
     if (!hex) throw new CorruptError(paths.dir, `maintenance step ${i} (${st.type}) wrote no layer`);
     (shown[i] as { checksum?: string }).checksum = hex;
@@ -351,8 +351,8 @@ async function runChainSteps(odb: Odb, paths: Paths, steps: ChainStep[], shown: 
  * its own name, then the chain file is replaced and (coming from a single
  * MIDX) the old file and its companions go. Resolves true when it changed.
  */
-async function installChain(odb: Odb, paths: Paths, state: State, chain: string[]): Promise<boolean> {
-  const fs = odb.fs;
+async function installChain(db: OdbInternals, paths: Paths, state: State, chain: string[]): Promise<boolean> {
+  const fs = db.fs;
   const oldChain = state.source === 'chain' ? state.layers.map((l) => l.checksumHex) : null;
   if (oldChain !== null && oldChain.length === chain.length && oldChain.every((h, i) => h === chain[i])) return false;
   if (state.source === 'single') {
@@ -360,7 +360,7 @@ async function installChain(odb: Odb, paths: Paths, state: State, chain: string[
     if (chain.includes(hex)) {
       for (const ext of ['midx', 'rev', 'bitmap']) {
         const to = paths.file(hex, ext, true);
-        if (await exists(odb, to)) continue;
+        if (await exists(db, to)) continue;
         const from = ext === 'midx' ? paths.midx : paths.file(hex, ext, false);
         try {
           await fs.linkOrCopy(from, to);
@@ -370,25 +370,25 @@ async function installChain(odb: Odb, paths: Paths, state: State, chain: string[
       }
     }
   }
-  await commitChain(odb, paths, chain);
+  await commitChain(db, paths, chain);
   if (state.source === 'single') {
     await fs.remove(paths.midx).catch(() => {});
-    await clearFiles(odb, odb.packDir, ['bitmap', 'rev'], () => false);
+    await clearFiles(db, db.packDir, ['bitmap', 'rev'], () => false);
   }
   return true;
 }
 
 /** Replaces the chain file (a temporary file renamed over it), then clears `.d` files it does not name. */
-async function commitChain(odb: Odb, paths: Paths, chain: string[]): Promise<void> {
+async function commitChain(db: OdbInternals, paths: Paths, chain: string[]): Promise<void> {
   const tmp = join(paths.dir, `tmp_chain_${Math.random().toString(36).slice(2, 10)}`);
-  await odb.fs.writeFile(tmp, chain.map((h) => `${h}\n`).join(''));
+  await db.fs.writeFile(tmp, chain.map((h) => `${h}\n`).join(''));
   try {
-    await odb.fs.rename(tmp, paths.chain);
+    await db.fs.rename(tmp, paths.chain);
   } catch (err) {
-    await odb.fs.remove(tmp).catch(() => {});
+    await db.fs.remove(tmp).catch(() => {});
     throw err;
   }
   const keep = new Set<string>();
   for (const h of chain) for (const ext of ['midx', 'rev', 'bitmap']) keep.add(`${MIDX_PREFIX}${h}.${ext}`);
-  await clearFiles(odb, paths.dir, ['midx', 'rev', 'bitmap'], (n) => keep.has(n));
+  await clearFiles(db, paths.dir, ['midx', 'rev', 'bitmap'], (n) => keep.has(n));
 }

@@ -41,15 +41,16 @@ import { TYPE_NAMES } from '../pack/entry.js';
 import { DeltaBaseCache } from '../pack/cache.js';
 import { WindowBudget } from '../pack/window.js';
 import type { Pack, PackContext, RawObject } from '../pack/pack.js';
-import type { MidxFile } from '../midx/read.js';
 import type { GitObject, ObjectHeader, ObjectLocation, OdbStats, OdbWarning } from '../types.js';
 import type { Codec } from '../zlib/index.js';
-import { EMPTY_TREE_SHA1, type ReadableObject, type DeflatedObject, type ParsedObject, type RawObject as RawResult, type ReadObjectFormat, type ReadObjectResult, type WrappedObject, toReadObjectResult } from '../object/shapes.js';
+import type { DeflatedObject, ParsedObject, RawObject as RawResult, ReadObjectFormat, ReadObjectResult, WrappedObject } from '../object/shapes.js';
 import { AbortGate, progressWith } from '../progress.js';
 import { readAlternates } from './alternates.js';
 import { LooseBackend } from './loose.js';
 import { type Located, PackBackend } from './pack.js';
 import { errorCode } from '../util.js';
+import type { Odb } from './api.js';
+import type { WriterContext } from './write-job.js';
 
 export interface OdbInit {
   fs: Fs;
@@ -89,18 +90,41 @@ const READ_HEADER: StoreOp<{ type: number; size: number }> = {
 /** An object directory: its packs and its loose objects. */
 interface ObjectStore {
   readonly objectsDir: string;
-  /** @internal */
   readonly packBackend: PackBackend;
-  /** @internal */
   readonly loose: LooseBackend;
 }
 
 /**
- * The database as users see it (what openOdb returns): the class without the
- * members only the package's own modules use (its fs client, codec, caches and
- * backends).
+ * What the package's own modules use of a database beside its public interface
+ * (odb/api.ts): reached through internalsOf, never through the Odb type.
  */
-export type PublicOdb = Omit<Odb, 'fs' | 'codec' | 'cache' | 'packBackend' | 'loose' | 'openLayers'>;
+export interface OdbInternals extends WriterContext {
+  /** the database these are the internals of */
+  readonly odb: Odb;
+  /** the delta-base cache shared by every pack of the database */
+  readonly cache: DeltaBaseCache;
+  /** the pack windows' byte budget, shared by every pack of the database */
+  readonly windows: WindowBudget;
+  /** the repository's own packs (MIDX chain, then unindexed packs) */
+  readonly packBackend: PackBackend;
+  /** the repository's own loose objects */
+  readonly loose: LooseBackend;
+  /** an object id given by a caller, as bytes (InvalidArgumentError when malformed or the database is closed) */
+  parseOid(oid: string): Uint8Array;
+  /** `obj`, or with verifyReads a CorruptError naming `file` unless it hashes to `oid` */
+  verified(obj: RawObject, oid: Uint8Array, file: string): RawObject;
+  /** the object from the repository's own packs (MIDX, then unindexed; with read's fallbacks), verified, and the pack it came from */
+  readOwnPacked(oid: Uint8Array): Promise<{ obj: RawObject; pack: Pack } | null>;
+  /** after a miss: loose listings forgotten, packs re-checked; true when something changed */
+  refreshOnMiss(): Promise<boolean>;
+  /** the error for an object no source has (NotFoundError, or the CorruptError of an unreadable pack index) */
+  missing(hex: string): Error;
+}
+
+/** The internals of a database openOdb opened; TypeError for anything else. */
+export function internalsOf(odb: Odb): OdbInternals {
+  return ObjectDatabase.internalsOf(odb);
+}
 
 /** pack windows kept at most by default: 2,048 windows of 4 KiB (measured: 32 MiB reads no faster on any corpus of bench/) */
 const DEFAULT_WINDOW_BYTES = 8 * 1024 * 1024;
@@ -116,97 +140,128 @@ function toHeader(h: { type: number; size: number }): ObjectHeader {
 const readNow = (pack: Pack, offset: number) => pack.readNow(offset);
 const readHeaderNow = (pack: Pack, offset: number) => pack.readHeaderNow(offset);
 
-/** @internal use openOdb; the members below marked internal are not part of the API */
-export class Odb {
-  /** @internal */
-  readonly fs: Fs;
+/** The database openOdb returns. Its internals are private fields; the package's modules reach them through internalsOf. */
+export class ObjectDatabase implements Odb {
+  readonly #fs: Fs;
   readonly gitdir: string;
   readonly objectsDir: string;
   readonly packDir: string;
   readonly hash: HashInfo;
-  /** @internal */
-  readonly codec: Codec;
-  /** the repository's parsed config */
+  readonly #codec: Codec;
   readonly config: GitConfig;
-  /** @internal */
-  readonly cache: DeltaBaseCache;
+  readonly #cache: DeltaBaseCache;
   /** the pack windows' byte budget, shared by every pack of this database */
-  private readonly windows: WindowBudget;
-  readonly packBackend: PackBackend;
-  readonly loose: LooseBackend;
-  private readonly warnFn: (w: OdbWarning) => void;
-  private readonly packContext: PackContext;
+  readonly #windows: WindowBudget;
+  readonly #packBackend: PackBackend;
+  readonly #loose: LooseBackend;
+  readonly #warnFn: (w: OdbWarning) => void;
+  readonly #packContext: PackContext;
   /** the object directories of objects/info/alternates (recursively), read on the first miss */
-  private alternates: Promise<ObjectStore[]> | null = null;
-  private readonly missRecheckMs: number;
-  private closed = false;
-  /** openOdb's verifyReads: every object read is re-hashed */
+  #alternates: Promise<ObjectStore[]> | null = null;
+  readonly #missRecheckMs: number;
+  #closed = false;
   readonly verifyReads: boolean;
+  /** this repository's own store: the first that lookups ask (alternates come after) */
+  readonly #own: ObjectStore;
+  readonly #internals: OdbInternals;
+
+  static internalsOf(odb: Odb): OdbInternals {
+    if (!(odb instanceof ObjectDatabase)) throw new TypeError('not an object database opened by openOdb');
+    return odb.#internals;
+  }
 
   constructor(init: OdbInit) {
-    this.fs = init.fs;
+    this.#fs = init.fs;
     this.gitdir = init.gitdir;
     this.objectsDir = init.objectsDir ? normalizePath(init.objectsDir) || '.' : join(init.gitdir, 'objects');
     this.packDir = join(this.objectsDir, 'pack');
     this.hash = init.hash;
-    this.oidScratch = new Uint8Array(init.hash.rawLength);
-    this.codec = init.codec;
+    this.#oidScratch = new Uint8Array(init.hash.rawLength);
+    this.#codec = init.codec;
     this.config = init.config;
-    this.cache = new DeltaBaseCache(init.deltaBaseCacheBytes ?? 96 * 1024 * 1024);
-    this.windows = new WindowBudget(init.packWindowBytes ?? DEFAULT_WINDOW_BYTES);
-    this.warnFn = init.onWarning ?? (() => {});
+    this.#cache = new DeltaBaseCache(init.deltaBaseCacheBytes ?? 96 * 1024 * 1024);
+    this.#windows = new WindowBudget(init.packWindowBytes ?? DEFAULT_WINDOW_BYTES);
+    this.#warnFn = init.onWarning ?? (() => {});
     this.verifyReads = init.verifyReads ?? false;
     const ctx: PackContext = {
-      fs: this.fs,
-      codec: this.codec,
+      fs: this.#fs,
+      codec: this.#codec,
       hash: this.hash,
-      cache: this.cache,
-      windows: this.windows,
+      cache: this.#cache,
+      windows: this.#windows,
       resolveExternal: (oid, depth) => this.resolveExternal(oid, false, depth) as Promise<RawObject | null>,
       resolveExternalHeader: (oid, depth) => this.resolveExternal(oid, true, depth) as Promise<{ type: number; size: number } | null>,
     };
-    this.packContext = ctx;
-    this.packBackend = new PackBackend(this.fs, this.packDir, ctx, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
-    this.missRecheckMs = init.missRecheckMs ?? 1;
-    this.packBackend.missRecheckMs = this.missRecheckMs;
-    this.loose = new LooseBackend(this.fs, this.objectsDir, this.codec, this.hash);
+    this.#packContext = ctx;
+    this.#packBackend = new PackBackend(this.#fs, this.packDir, ctx, this.hash, (w) => this.#warn(w), configBool(this.config, 'core.multiPackIndex', true));
+    this.#missRecheckMs = init.missRecheckMs ?? 1;
+    this.#packBackend.missRecheckMs = this.#missRecheckMs;
+    this.#loose = new LooseBackend(this.#fs, this.objectsDir, this.#codec, this.hash);
+    this.#own = { objectsDir: this.objectsDir, packBackend: this.#packBackend, loose: this.#loose };
+    this.#internals = {
+      odb: this,
+      fs: this.#fs,
+      gitdir: this.gitdir,
+      packDir: this.packDir,
+      hash: this.hash,
+      codec: this.#codec,
+      config: this.config,
+      cache: this.#cache,
+      windows: this.#windows,
+      packBackend: this.#packBackend,
+      loose: this.#loose,
+      warn: (w) => this.#warn(w),
+      // borrowed by the writer rather than opened again
+      openLayers: () => this.#packBackend.layers,
+      read: (oid) => this.read(oid),
+      readHeader: (oid) => this.readHeader(oid),
+      refresh: () => this.refresh(),
+      parseOid: (oid) => this.oidBytes(oid),
+      verified: (obj, oid, file) => this.verified(obj, oid, file),
+      readOwnPacked: (oid) => this.readOwnPacked(oid),
+      refreshOnMiss: () => this.refreshOnMiss(),
+      missing: (hex) => this.missing(hex),
+    };
   }
 
   /** The alternate object stores (alternates.ts says how they are read), opened on the first miss. */
   private alternateStores(): Promise<ObjectStore[]> {
-    if (!this.alternates) {
-      this.alternates = (async () => {
-        const dirs = await readAlternates(this.fs, this.objectsDir, (w) => this.warn(w));
+    if (!this.#alternates) {
+      this.#alternates = (async () => {
+        const dirs = await readAlternates(this.#fs, this.objectsDir, (w) => this.#warn(w));
         const stores = dirs.map((dir) => {
-          const packBackend = new PackBackend(this.fs, join(dir, 'pack'), this.packContext, this.hash, (w) => this.warn(w), configBool(this.config, 'core.multiPackIndex', true));
-          packBackend.missRecheckMs = this.missRecheckMs;
-          return { objectsDir: dir, packBackend, loose: new LooseBackend(this.fs, dir, this.codec, this.hash) };
+          const packBackend = new PackBackend(this.#fs, join(dir, 'pack'), this.#packContext, this.hash, (w) => this.#warn(w), configBool(this.config, 'core.multiPackIndex', true));
+          packBackend.missRecheckMs = this.#missRecheckMs;
+          return { objectsDir: dir, packBackend, loose: new LooseBackend(this.#fs, dir, this.#codec, this.hash) };
         });
-        this.loadedAlternates = stores;
-        this.alternatesRead = true;
+        this.#loadedAlternates = stores;
+        this.#alternatesRead = true;
         return stores;
       })();
     }
-    return this.alternates;
+    return this.#alternates;
   }
 
   /** the alternates already read (none before the first miss) */
-  private loadedAlternates: ObjectStore[] = [];
+  #loadedAlternates: ObjectStore[] = [];
   /** the hot path's parsed object id (see locateNow) */
-  private readonly oidScratch: Uint8Array<ArrayBuffer>;
+  readonly #oidScratch: Uint8Array<ArrayBuffer>;
   /** whether loadedAlternates holds them all (objects/info/alternates was read) */
-  private alternatesRead = false;
+  #alternatesRead = false;
 
   /** This repository's own store, then its alternates (read on demand). */
   private async *stores(): AsyncGenerator<ObjectStore> {
-    yield this;
+    yield this.#own;
     for (const alt of await this.alternateStores()) yield alt;
   }
 
-  /** reports a warning to onWarning (a throwing callback is ignored) */
-  warn(w: MidxWarning | OdbWarning): void {
+  warn(w: OdbWarning): void {
+    this.#warn(w);
+  }
+
+  #warn(w: MidxWarning | OdbWarning): void {
     try {
-      this.warnFn({ file: w.file, reason: w.reason });
+      this.#warnFn({ file: w.file, reason: w.reason });
     } catch {
       // a throwing callback must not break reads
     }
@@ -223,7 +278,7 @@ export class Odb {
   /** With verifyReads: CorruptError (naming `file`) unless the object hashes to `oid`. */
   private verified(obj: RawObject, oid: Uint8Array, file: string): RawObject {
     if (!this.verifyReads) return obj;
-    const h = this.codec.hasher(this.hash.algorithm);
+    const h = this.#codec.hasher(this.hash.algorithm);
     h.update(new TextEncoder().encode(`${TYPE_NAMES[obj.type]} ${obj.data.length}\0`));
     h.update(obj.data);
     const digest = h.digest();
@@ -234,7 +289,7 @@ export class Odb {
   }
 
   private oidBytes(oid: string): Uint8Array {
-    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
     return parseOid(typeof oid === 'string' ? oid.toLowerCase() : oid, this.hash);
   }
 
@@ -243,7 +298,7 @@ export class Odb {
    * cannot be opened or an offset that holds no entry, falls back to the
    * pack's own index and to the unindexed packs, with a warning.
    */
-  private async viaPack<T>(oid: Uint8Array, loc: Located, op: (l: Located) => Promise<T>, backend: PackBackend = this.packBackend): Promise<T | null> {
+  private async viaPack<T>(oid: Uint8Array, loc: Located, op: (l: Located) => Promise<T>, backend: PackBackend = this.#packBackend): Promise<T | null> {
     try {
       return await op(loc);
     } catch (err) {
@@ -255,10 +310,10 @@ export class Odb {
         const idx = await loc.pack.loadIndex().catch(() => null);
         const pos = idx ? idx.find(oid) : -1;
         if (pos < 0 || idx!.offsetAt(pos) === loc.offset) throw err;
-        this.warn({ file: loc.pack.idxPath, reason: `multi-pack-index offset ${loc.offset} for ${toHex(oid)} disagrees with the pack index (${idx!.offsetAt(pos)})` });
+        this.#warn({ file: loc.pack.idxPath, reason: `multi-pack-index offset ${loc.offset} for ${toHex(oid)} disagrees with the pack index (${idx!.offsetAt(pos)})` });
         return op({ pack: loc.pack, offset: idx!.offsetAt(pos) });
       }
-      this.warn({ file: loc.pack.packPath, reason: `failed to open pack: ${(err as Error).message}` });
+      this.#warn({ file: loc.pack.packPath, reason: `failed to open pack: ${(err as Error).message}` });
       const other = await backend.locateOutsideMidx(oid);
       return other ? op(other) : null;
     }
@@ -266,7 +321,7 @@ export class Odb {
 
   /** packs, then loose objects, of this repository, then of each alternate (a plain call on the hot path) */
   private async lookup<T>(oid: Uint8Array, hex: string, op: StoreOp<T>, depth: number): Promise<T | null> {
-    const own = await this.lookupIn(this, oid, hex, op, depth);
+    const own = await this.lookupIn(this.#own, oid, hex, op, depth);
     if (own) return own;
     for (const alt of await this.alternateStores()) {
       const found = await this.lookupIn(alt, oid, hex, op, depth);
@@ -309,9 +364,9 @@ export class Odb {
    * the honest answer is the CorruptError naming it.
    */
   private missing(hex: string): Error {
-    const broken = this.packBackend.broken.values().next();
+    const broken = this.#packBackend.broken.values().next();
     if (!broken.done) return broken.value;
-    for (const alt of this.loadedAlternates) {
+    for (const alt of this.#loadedAlternates) {
       const b = alt.packBackend.broken.values().next();
       if (!b.done) return b.value;
     }
@@ -325,15 +380,15 @@ export class Odb {
    * Reads that verify take the full path.
    */
   private locateNow(oid: string): Located | null | undefined {
-    if (this.closed || typeof oid !== 'string' || oid.length !== this.hash.hexLength) return undefined;
+    if (this.#closed || typeof oid !== 'string' || oid.length !== this.hash.hexLength) return undefined;
     // parsed into a buffer of this database's: locateNow keeps no reference to it
-    const bytes = this.oidScratch;
+    const bytes = this.#oidScratch;
     try {
       fromHex(oid, bytes);
     } catch {
       return undefined;
     }
-    return this.packBackend.locateNow(bytes);
+    return this.#packBackend.locateNow(bytes);
   }
 
   /**
@@ -354,7 +409,6 @@ export class Odb {
     return full.call(this, oid);
   }
 
-  /** The object's type and content. NotFoundError when no source has it. */
   read(oid: string): Promise<GitObject> {
     return this.viaHotPath(oid, this.verifyReads ? undefined : this.locateNow(oid), readNow, toGitObject, this.readFull);
   }
@@ -368,7 +422,6 @@ export class Odb {
     return toGitObject(obj);
   }
 
-  /** Type and size, without inflating the object where the format allows. */
   readHeader(oid: string): Promise<ObjectHeader> {
     return this.viaHotPath(oid, this.locateNow(oid), readHeaderNow, toHeader, this.readHeaderFull);
   }
@@ -396,14 +449,14 @@ export class Odb {
    * (the coalescing of refreshOnMiss). Anything else takes the full path.
    */
   private absentNow(oid: string): boolean {
-    return this.alternatesRead && this.loadedAlternates.length === 0 && this.loose.missingNow(oid.toLowerCase()) && this.packBackend.refreshOnMissNow() === false;
+    return this.#alternatesRead && this.#loadedAlternates.length === 0 && this.#loose.missingNow(oid.toLowerCase()) && this.#packBackend.refreshOnMissNow() === false;
   }
 
   private async existsFull(oid: string): Promise<boolean> {
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
-    if (await this.packBackend.locate(bytes)) return true;
-    if (await this.loose.exists(hex)) return true;
+    if (await this.#packBackend.locate(bytes)) return true;
+    if (await this.#loose.exists(hex)) return true;
     for (const alt of await this.alternateStores()) {
       if (await alt.packBackend.locate(bytes)) return true;
       if (await alt.loose.exists(hex)) return true;
@@ -412,16 +465,12 @@ export class Odb {
     return false;
   }
 
-  /**
-   * Where an object is read from: the MIDX layer and pack entry, an unindexed
-   * pack entry, or a loose file; null when it is nowhere.
-   */
   async locate(oid: string): Promise<ObjectLocation | null> {
     const bytes = this.oidBytes(oid);
     const hex = oid.toLowerCase();
     const find = async (): Promise<ObjectLocation | null> => {
       for await (const store of this.stores()) {
-        const alternate = store === this ? {} : { alternate: store.objectsDir };
+        const alternate = store === this.#own ? {} : { alternate: store.objectsDir };
         const loc = await store.packBackend.locate(bytes);
         if (loc) {
           const layer = store.packBackend.layerOf(loc.pack);
@@ -455,9 +504,8 @@ export class Odb {
     }
   }
 
-  /** Every object id in every source, once each, in ascending order. */
   async *listOids(): AsyncGenerator<string> {
-    await this.packBackend.ready();
+    await this.#packBackend.ready();
     const H = this.hash.rawLength;
     // k-way merge over sorted sources: layers' OID tables, unindexed packs' indexes, loose ids
     interface Source {
@@ -510,10 +558,6 @@ export class Odb {
     }
   }
 
-  /**
-   * The full object id for an abbreviation of at least 4 hex digits.
-   * AmbiguousError (with every candidate) when several objects match anywhere.
-   */
   async expandOid(prefix: string): Promise<string> {
     if (typeof prefix !== 'string' || prefix.length < 4 || prefix.length > this.hash.hexLength || !isHex(prefix)) {
       throw new InvalidArgumentError(`not an object id prefix (4 to ${this.hash.hexLength} hex digits): ${String(prefix)}`);
@@ -530,7 +574,7 @@ export class Odb {
   }
 
   private async matches(p: string): Promise<Set<string>> {
-    await this.packBackend.ready();
+    await this.#packBackend.ready();
     const H = this.hash.rawLength;
     const whole = p.length >> 1;
     const bytes = fromHex(p.slice(0, whole * 2));
@@ -552,14 +596,9 @@ export class Odb {
     return found;
   }
 
-  /**
-   * What the database holds now: before counting, the same cheap check as a miss
-   * (MIDX size and trailer, chain file bytes, pack directory listing) picks up
-   * layers, MIDX files and packs that another process (git) wrote or removed.
-   */
   async stats(): Promise<OdbStats> {
-    await this.packBackend.refresh();
-    const b = this.packBackend;
+    await this.#packBackend.refresh();
+    const b = this.#packBackend;
     let packObjects = 0;
     for (const pack of b.packs) {
       try {
@@ -569,9 +608,10 @@ export class Odb {
       }
     }
     let looseObjects = 0;
-    for await (const _ of this.loose.list()) looseObjects++;
+    for await (const _ of this.#loose.list()) looseObjects++;
     return {
       objectFormat: this.hash.algorithm,
+      zlib: this.#codec.native ? 'node' : 'javascript',
       layers: b.layers.map((l) => ({ checksum: l.checksumHex, version: l.version, packs: [...l.packNames], objects: l.numObjects, file: l.file })),
       midxPacks: b.midxPacks.map((p) => p.name),
       unindexedPacks: b.packs.map((p) => p.name),
@@ -584,12 +624,11 @@ export class Odb {
     };
   }
 
-  /** Looks for new packs, layers and MIDX files now. Resolves true when something changed. */
   async refresh(): Promise<boolean> {
-    this.loose.forgetListings();
-    for (const alt of this.loadedAlternates) alt.loose.forgetListings();
-    let changed = await this.packBackend.refresh();
-    for (const alt of this.loadedAlternates) if (await alt.packBackend.refresh()) changed = true;
+    this.#loose.forgetListings();
+    for (const alt of this.#loadedAlternates) alt.loose.forgetListings();
+    let changed = await this.#packBackend.refresh();
+    for (const alt of this.#loadedAlternates) if (await alt.packBackend.refresh()) changed = true;
     return changed;
   }
 
@@ -599,16 +638,27 @@ export class Odb {
    * (PackBackend.refreshOnMiss).
    */
   private async refreshPacks(): Promise<boolean> {
-    let changed = await this.packBackend.refreshOnMiss();
-    for (const alt of this.loadedAlternates) if (await alt.packBackend.refreshOnMiss()) changed = true;
+    let changed = await this.#packBackend.refreshOnMiss();
+    for (const alt of this.#loadedAlternates) if (await alt.packBackend.refreshOnMiss()) changed = true;
     return changed;
   }
 
   /** refresh() for a miss: loose listings forgotten, packs re-checked through their stamps. */
   private refreshOnMiss(): Promise<boolean> {
-    this.loose.forgetListings();
-    for (const alt of this.loadedAlternates) alt.loose.forgetListings();
+    this.#loose.forgetListings();
+    for (const alt of this.#loadedAlternates) alt.loose.forgetListings();
     return this.refreshPacks();
+  }
+
+  private async readOwnPacked(oid: Uint8Array): Promise<{ obj: RawObject; pack: Pack } | null> {
+    const loc = await this.#packBackend.locate(oid);
+    if (!loc) return null;
+    let used = loc.pack;
+    const read = await this.viaPack(oid, loc, (l) => {
+      used = l.pack;
+      return l.pack.read(l.offset);
+    });
+    return read ? { obj: this.verified(read, oid, used.packPath), pack: used } : null;
   }
 
   /** The pack entry of an object in this repository or an alternate. */
@@ -621,116 +671,77 @@ export class Odb {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    await this.packBackend.close();
-    for (const alt of this.loadedAlternates) await alt.packBackend.close();
-    this.cache.clear();
+    this.#closed = true;
+    await this.#packBackend.close();
+    for (const alt of this.#loadedAlternates) await alt.packBackend.close();
+    this.#cache.clear();
   }
 
   // --- verify (src/midx/verify.ts) ---
-  /**
-   * git's `multi-pack-index verify` on every MIDX layer (spec 5.1): the MIDX is
-   * loaded afresh with git's rules; only MIDX and `.idx` files are read (packs
-   * are opened, never read). See VerifyResult for what git itself would say.
-   */
   async verifyMidx(options?: import('../types.js').VerifyOptions): Promise<import('../types.js').VerifyResult> {
-    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
     const { verifyMidx } = await import('../midx/verify.js');
     const packContext: PackContext = {
-      fs: this.fs,
-      codec: this.codec,
+      fs: this.#fs,
+      codec: this.#codec,
       hash: this.hash,
-      cache: this.cache,
-      windows: this.windows,
+      cache: this.#cache,
+      windows: this.#windows,
       // verify reads no object
       resolveExternal: async () => null,
       resolveExternalHeader: async () => null,
     };
     const gate = new AbortGate(options?.signal);
     gate.check();
-    return verifyMidx({ fs: this.fs, packDir: this.packDir, hash: this.hash, codec: this.codec, packContext }, { ...options, progress: progressWith(options ?? {}, gate) });
+    return verifyMidx({ fs: this.#fs, packDir: this.packDir, hash: this.hash, codec: this.#codec, packContext }, { ...options, progress: progressWith(options ?? {}, gate) });
   }
   // --- end verify ---
 
-  /** @internal the MIDX layers loaded, root first (the writer borrows them: see WriterContext) */
-  openLayers(): readonly MidxFile[] {
-    return this.packBackend.layers;
-  }
-
   // --- writing (src/odb/write.ts) ---
-  /**
-   * `git multi-pack-index write` (spec 4): a full MIDX, or with `incremental`
-   * a new chain layer holding only what no layer holds yet. Resolves to the
-   * new checksum (hex), or null when nothing was written. The backend is
-   * refreshed, so the new MIDX serves lookups at once.
-   */
   async writeMidx(options?: import('../types.js').WriteMidxOptions): Promise<string | null> {
-    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
     const { writeMidx } = await import('./write.js');
-    return writeMidx(this, options);
+    return writeMidx(this.#internals, options);
   }
 
-  /** `git multi-pack-index compact <from> <to>` (spec 4.9). Resolves to the new checksum. */
   async compactMidx(options: import('../types.js').CompactMidxOptions): Promise<string | null> {
-    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
     const { compactMidx } = await import('./write.js');
-    return compactMidx(this, options);
+    return compactMidx(this.#internals, options);
   }
-  /**
-   * `git multi-pack-index expire` (spec 4.10): deletes the packs no MIDX object
-   * refers to (not `.keep` or cruft packs) after writing the MIDX without them.
-   * Refuses a chain of two or more layers, as git does (see odb/expire.ts).
-   */
   async expireMidx(options?: import('../types.js').ExpireMidxOptions): Promise<import('../types.js').ExpireMidxResult> {
-    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
     const { expireMidx } = await import('./expire.js');
-    return expireMidx(this, options);
+    return expireMidx(this.#internals, options);
   }
-  /**
-   * `git multi-pack-index repack [--batch-size=<n>]` (spec 4.11): one new pack
-   * of the objects the MIDX assigns to the packs git would pick, then a new MIDX.
-   */
   async repackMidx(options?: import('../types.js').RepackMidxOptions): Promise<import('../types.js').RepackMidxResult> {
-    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
     const { repackMidx } = await import('./repack.js');
-    return repackMidx(this, options);
+    return repackMidx(this.#internals, options);
   }
-  /**
-   * git 2.55's `git repack -d -l --geometric=2 --write-midx=incremental`:
-   * packs merged geometrically into one new pack, MIDX layers merged by
-   * `repack.midxSplitFactor`, then the packs no layer names deleted
-   * (maintain.ts). `dryRun` returns the plan without writing.
-   */
   async maintain(options?: import('../types.js').MaintainOptions): Promise<import('../types.js').MaintainResult> {
-    if (this.closed) throw new InvalidArgumentError('the object database is closed');
+    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
     const { maintain } = await import('./maintain.js');
-    return maintain(this, options);
+    return maintain(this.#internals, options);
   }
   // --- end writing ---
 
   // --- reachability (src/odb/reach.ts) ---
-  private reachability: import('./reach.js').Reachability | null = null;
+  #reachability: import('./reach.js').Reachability | null = null;
 
   private async reach(): Promise<import('./reach.js').Reachability> {
-    if (this.closed) throw new InvalidArgumentError('the object database is closed');
-    if (!this.reachability) {
+    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
+    if (!this.#reachability) {
       const { Reachability } = await import('./reach.js');
-      this.reachability = new Reachability(this);
+      this.#reachability = new Reachability(this.#internals);
     }
-    return this.reachability;
+    return this.#reachability;
   }
 
-  /**
-   * The ids of the objects reachable from `include` and not from `exclude`
-   * (the set `git rev-list --objects --use-bitmap-index` lists), answered from
-   * the MIDX chain's `.bitmap` files where they cover a commit and by walking
-   * elsewhere. Bitmaps that fail to load are warnings and a walk.
-   */
   async reachableObjects(options: import('./reach.js').ReachOptions): Promise<string[]> {
     return (await this.reach()).reachableObjects(options);
   }
 
-  /** The same objects counted by type (`git rev-list --objects --count`, split by type). */
   async countObjects(options: import('./reach.js').ReachOptions): Promise<import('./reach.js').ObjectCounts> {
     return (await this.reach()).countObjects(options);
   }
@@ -738,85 +749,24 @@ export class Odb {
 
   // --- isomorphic-git's readObject (shapes in src/object/ts) ---
 
-  /**
-   * What isomorphic-git 1.44's `git.readObject({ fs, gitdir, oid, format })` returns
-   * (format 'deflated' | 'wrapped' | 'content' | 'parsed', default 'parsed' as in
-   * isomorphic-git), read through this database. Typed by `format`: with 'parsed' (or
-   * none) `r.object` narrows by `r.type` (a commit's fields, a tree's entries, a blob's bytes). As isomorphic-git: the SHA-1 empty tree is answered without
-   * a lookup, a loose object is looked for before the packs (so it reports
-   * `source: 'objects/xx/yyyy…'` and honours every format), and a packed object comes
-   * back as format 'content' (or 'parsed') with `source: 'objects/pack/pack-….pack'`.
-   * The one difference: for an object stored in several packs, `source` names the pack
-   * this database reads it from (the MIDX's choice), where isomorphic-git names the
-   * first `.idx` in file-name order that lists it.
-   */
   readObject(args: { oid: string; format?: 'parsed' }): Promise<ParsedObject>;
   readObject(args: { oid: string; format: 'content' }): Promise<RawResult>;
   readObject(args: { oid: string; format: 'wrapped' }): Promise<WrappedObject | RawResult>;
   readObject(args: { oid: string; format: 'deflated' }): Promise<DeflatedObject | WrappedObject | RawResult>;
   readObject(args: { oid: string; format?: ReadObjectFormat }): Promise<ReadObjectResult>;
   async readObject(args: { oid: string; format?: ReadObjectFormat }): Promise<ReadObjectResult> {
-    const format = args?.format ?? 'parsed';
-    if (format !== 'deflated' && format !== 'wrapped' && format !== 'content' && format !== 'parsed') {
-      throw new InvalidArgumentError(`invalid readObject format ${JSON.stringify(format)}`);
-    }
-    const oid = args?.oid;
-    const bytes = this.oidBytes(oid);
-    const hex = oid.toLowerCase();
-    if (this.hash.algorithm === 'sha1' && hex === EMPTY_TREE_SHA1) {
-      return toReadObjectResult(hex, { type: 'tree', data: new Uint8Array(0) }, format, this.codec);
-    }
-    const looseSource = `objects/${hex.slice(0, 2)}/${hex.slice(2)}`;
-    const fromLoose = async (): Promise<ReadObjectResult | null> => {
-      const deflated = format === 'deflated' ? await this.loose.readCompressed(hex) : null;
-      const read = await this.loose.read(hex);
-      if (!read) return null;
-      const obj = this.verified(read, bytes, this.loose.pathOf(hex));
-      const readable: ReadableObject = { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
-      if (deflated) readable.deflated = deflated;
-      return toReadObjectResult(hex, readable, format, this.codec, looseSource);
-    };
-    const fromPack = async (): Promise<ReadObjectResult | null> => {
-      const loc = await this.packBackend.locate(bytes);
-      if (!loc) return null;
-      let used = loc.pack;
-      const read = await this.viaPack(bytes, loc, (l) => {
-        used = l.pack;
-        return l.pack.read(l.offset);
-      });
-      if (!read) return null;
-      const obj = this.verified(read, bytes, used.packPath);
-      const source = `objects/pack/${used.name.replace(/\.idx$/, '.pack')}`;
-      return toReadObjectResult(hex, { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data }, format, this.codec, source);
-    };
-    // loose first, as isomorphic-git; the fan-out listing (kept as git keeps its
-    // loose cache) spares a failed file read per packed object
-    const listed = (await this.loose.matching(hex)).length > 0;
-    const result = (listed ? await fromLoose() : null) ?? (await fromPack()) ?? (listed ? null : await fromLoose());
-    if (result) return result;
-    if (await this.refreshOnMiss()) {
-      const again = (await fromLoose()) ?? (await fromPack());
-      if (again) return again;
-    }
-    throw this.missing(hex);
+    const { readObject } = await import('../isogit/read-object.js');
+    return readObject(this.#internals, args);
   }
 
   // --- end readObject ---
 
   // --- the loaded tables, synchronously (createIsogitCache's read surface) ---
-  /**
-   * Loads every MIDX layer's tables and every unindexed pack's `.idx`, so that the
-   * synchronous lookups below (which do no I/O) see every pack. For createIsogitCache.
-   */
   async loadPackIndexes(): Promise<void> {
-    if (this.closed) throw new InvalidArgumentError('the object database is closed');
-    await this.packBackend.loadAll();
+    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
+    await this.#packBackend.loadAll();
   }
 
-  /**
-   * The `.idx` name of the pack this database reads `oid` from, from loaded data
-   * only (synchronous, no I/O; see loadPackIndexes); null when no loaded pack has it.
-   */
   findLoaded(oid: string): string | null {
     let bytes: Uint8Array;
     try {
@@ -824,30 +774,23 @@ export class Odb {
     } catch {
       return null;
     }
-    return this.packBackend.locateLoaded(bytes)?.pack.name ?? null;
+    return this.#packBackend.locateLoaded(bytes)?.pack.name ?? null;
   }
 
-  /** Changes (a new object) whenever the listing of packs findLoaded answers from changes. */
   get packListing(): object {
-    return this.packBackend.packs;
+    return this.#packBackend.packs;
   }
 
-  /**
-   * Whether the pack `name` (an `.idx` basename) can be answered for synchronously:
-   * 'served' (listed, its index or MIDX tables loaded), 'broken' (its `.idx` failed
-   * to load) or 'unknown' (not listed, or not loaded yet).
-   */
   packState(name: string): 'served' | 'broken' | 'unknown' {
-    const b = this.packBackend;
+    const b = this.#packBackend;
     const pack = b.packNamed(name);
     if (!pack) return 'unknown';
     if (b.broken.has(pack)) return 'broken';
     return b.isLoaded(pack) ? 'served' : 'unknown';
   }
 
-  /** The ids (hex, ascending) findLoaded places in the pack `name`. */
   *oidsOfPack(name: string): Generator<string> {
-    for (const oid of this.packBackend.oidsOfPack(name)) yield toHex(oid);
+    for (const oid of this.#packBackend.oidsOfPack(name)) yield toHex(oid);
   }
   // --- end loaded tables ---
 }

@@ -6,7 +6,8 @@ import { join, normalizeFs } from '../io/fs.js';
 import { hashInfo, type HashAlgorithm } from '../oid.js';
 import type { OpenOdbOptions } from '../types.js';
 import { loadCodec } from '../zlib/index.js';
-import { Odb, type PublicOdb } from './odb.js';
+import type { Odb } from './api.js';
+import { ObjectDatabase } from './odb.js';
 
 /** Most bytes of pack windows one database may hold (their slab is one allocation). */
 const MAX_WINDOW_BYTES = 1024 * 1024 * 1024;
@@ -15,7 +16,7 @@ const MAX_WINDOW_BYTES = 1024 * 1024 * 1024;
 const CONFIG_FILE_LIMIT = 16 * 1024 * 1024;
 
 /** Opens the object database of a git directory. Cheap: packs, indexes and MIDX tables are read on first use. */
-export async function openOdb(options: OpenOdbOptions): Promise<PublicOdb> {
+export async function openOdb(options: OpenOdbOptions): Promise<Odb> {
   if (!options || typeof options.gitdir !== 'string' || !options.gitdir) throw new TypeError('openOdb: `gitdir` is required');
   const fs = normalizeFs(options.fs, { wholeFileBudget: options.wholeFileBudget });
   // a config file is a few KiB; a bigger one (or a FIFO, a device) is refused, typed
@@ -34,7 +35,7 @@ export async function openOdb(options: OpenOdbOptions): Promise<PublicOdb> {
     throw new TypeError(`openOdb: \`packWindowBytes\` must be a number of bytes from 0 to ${MAX_WINDOW_BYTES} (1 GiB), not ${String(windows)}`);
   }
   const codec = await loadCodec({ forceJs: zlib !== 'auto' });
-  return new Odb({
+  return new ObjectDatabase({
     fs,
     gitdir: options.gitdir,
     objectsDir: options.objectsDir,

@@ -23,7 +23,7 @@ import { CHUNK_RIDX } from '../midx/chunks.js';
 import type { MidxFile } from '../midx/read.js';
 import { fromHex, isHex, toHex } from '../oid.js';
 import type { Fs } from '../io/fs.js';
-import type { Odb } from './odb.js';
+import type { OdbInternals } from './odb.js';
 
 export interface ReachOptions {
   /** object ids (full hex) whose reachable objects are wanted */
@@ -51,42 +51,42 @@ interface Marks {
 }
 
 /** Loads the chain's bitmaps for the pack backend's current layers; null (with a warning where git warns) when they do not all load. */
-async function loadChainBitmap(odb: Odb): Promise<ChainBitmap | null> {
-  const backend = odb.packBackend;
+async function loadChainBitmap(db: OdbInternals): Promise<ChainBitmap | null> {
+  const backend = db.packBackend;
   await backend.ready();
   const layers: MidxFile[] = backend.layers;
   if (!layers.length) return null;
-  const dir = backend.midxSource === 'chain' ? join(odb.packDir, MIDX_DIR) : odb.packDir;
-  const H = odb.hash.rawLength;
+  const dir = backend.midxSource === 'chain' ? join(db.packDir, MIDX_DIR) : db.packDir;
+  const H = db.hash.rawLength;
   const loaded: BitmapLayer[] = [];
   for (let i = 0; i < layers.length; i++) {
     const layer = layers[i];
     const path = join(dir, `multi-pack-index-${layer.checksumHex}.bitmap`);
     let bytes: Uint8Array | null;
     try {
-      bytes = await odb.fs.tryReadFile(path);
+      bytes = await db.fs.tryReadFile(path);
     } catch (err) {
-      odb.warn({ file: path, reason: `cannot open '${path}': ${(err as Error).message}` });
+      db.warn({ file: path, reason: `cannot open '${path}': ${(err as Error).message}` });
       return null;
     }
     if (!bytes) {
-      if (i < layers.length - 1 && (await odb.fs.stat(join(dir, `multi-pack-index-${layers[layers.length - 1].checksumHex}.bitmap`)))) {
-        odb.warn({ file: path, reason: 'could not open bitmap for base MIDX' });
+      if (i < layers.length - 1 && (await db.fs.stat(join(dir, `multi-pack-index-${layers[layers.length - 1].checksumHex}.bitmap`)))) {
+        db.warn({ file: path, reason: 'could not open bitmap for base MIDX' });
       }
       return null;
     }
     try {
-      const bitmap = parseLayerBitmap(path, bytes, odb.hash, layer.checksum, layer.numObjectsInBase, layer.numObjects);
-      const ridx = await reverseIndex(odb, layer, dir, H);
+      const bitmap = parseLayerBitmap(path, bytes, db.hash, layer.checksum, layer.numObjectsInBase, layer.numObjects);
+      const ridx = await reverseIndex(db, layer, dir, H);
       if (!ridx) {
-        odb.warn({ file: path, reason: 'multi-pack bitmap is missing required reverse index' });
+        db.warn({ file: path, reason: 'multi-pack bitmap is missing required reverse index' });
         return null;
       }
       await layer.loadTables();
       loaded.push({ layer, bitmap, ridx });
     } catch (err) {
       if (!(err instanceof CorruptError)) throw err;
-      odb.warn({ file: err.file, reason: err.reason });
+      db.warn({ file: err.file, reason: err.reason });
       return null;
     }
   }
@@ -94,13 +94,13 @@ async function loadChainBitmap(odb: Odb): Promise<ChainBitmap | null> {
     return new ChainBitmap(loaded);
   } catch (err) {
     if (!(err instanceof CorruptError)) throw err;
-    odb.warn({ file: err.file, reason: err.reason });
+    db.warn({ file: err.file, reason: err.reason });
     return null;
   }
 }
 
 /** A layer's RIDX as global positions: the chunk, else its `.rev` file (local positions), else null. */
-export async function reverseIndex(odb: { fs: Fs }, layer: MidxFile, dir: string, H: number): Promise<Uint32Array | null> {
+export async function reverseIndex(db: { fs: Fs }, layer: MidxFile, dir: string, H: number): Promise<Uint32Array | null> {
   const n = layer.numObjects;
   const base = layer.numObjectsInBase;
   const chunk = layer.chunks.get(CHUNK_RIDX);
@@ -111,7 +111,7 @@ export async function reverseIndex(odb: { fs: Fs }, layer: MidxFile, dir: string
     for (let j = 0; j < n; j++) out[j] = dv.getUint32(4 * j);
     return out;
   }
-  const rev = await odb.fs.tryReadFile(join(dir, `multi-pack-index-${layer.checksumHex}.rev`));
+  const rev = await db.fs.tryReadFile(join(dir, `multi-pack-index-${layer.checksumHex}.rev`));
   if (!rev || rev.length !== 12 + 4 * n + 2 * H) return null;
   const dv = new DataView(rev.buffer, rev.byteOffset, rev.byteLength);
   if (dv.getUint32(0) !== 0x52494458 || dv.getUint32(4) !== 1) return null;
@@ -128,15 +128,15 @@ function isSet(bits: Uint32Array, i: number): boolean {
 export class Reachability {
   private cached: { key: MidxFile[]; chain: Promise<ChainBitmap | null> } | null = null;
 
-  constructor(private readonly odb: Odb) {}
+  constructor(private readonly db: OdbInternals) {}
 
   /** The chain's bitmaps, loaded once per set of layers. */
   async bitmaps(): Promise<ChainBitmap | null> {
-    await this.odb.packBackend.ready();
-    const layers = this.odb.packBackend.layers;
+    await this.db.packBackend.ready();
+    const layers = this.db.packBackend.layers;
     const c = this.cached;
     if (!c || c.key.length !== layers.length || c.key.some((l, i) => l !== layers[i])) {
-      this.cached = { key: [...layers], chain: loadChainBitmap(this.odb) };
+      this.cached = { key: [...layers], chain: loadChainBitmap(this.db) };
     }
     return this.cached!.chain;
   }
@@ -145,7 +145,7 @@ export class Reachability {
     if (ids === undefined) return [];
     if (!Array.isArray(ids)) throw new InvalidArgumentError(`reachableObjects: \`${what}\` must be an array of object ids`);
     return ids.map((id) => {
-      if (typeof id !== 'string' || id.length !== this.odb.hash.hexLength || !isHex(id)) throw new InvalidArgumentError(`reachableObjects: not a full object id: ${String(id)}`);
+      if (typeof id !== 'string' || id.length !== this.db.hash.hexLength || !isHex(id)) throw new InvalidArgumentError(`reachableObjects: not a full object id: ${String(id)}`);
       return id.toLowerCase();
     });
   }
@@ -167,8 +167,8 @@ export class Reachability {
 
   /** Marks everything reachable from `roots` in `marks`, not entering what `stop` holds. */
   private async walk(chain: ChainBitmap | null, roots: string[], marks: Marks, stop: Marks | null): Promise<void> {
-    const odb = this.odb;
-    const H = odb.hash.rawLength;
+    const db = this.db;
+    const H = db.hash.rawLength;
     const stack = [...roots].reverse();
     const oid = new Uint8Array(H);
     while (stack.length) {
@@ -190,7 +190,7 @@ export class Reachability {
         }
       }
       if (slot < 0 && (marks.extra.has(hex) || (stop && stop.extra.has(hex)))) continue;
-      const obj = await odb.read(hex);
+      const obj = await db.read(hex);
       if (slot < 0) marks.extra.set(hex, TYPE_INDEX[obj.type]);
       pushChildren(obj.type, obj.data, H, stack, hex);
     }

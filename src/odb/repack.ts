@@ -22,7 +22,7 @@ import { PackSources, writePackFromSources } from '../pack/write.js';
 import { repackWriteInit } from './write-pack.js';
 import { toHex } from '../oid.js';
 import type { RepackMidxOptions, RepackMidxResult } from '../types.js';
-import type { Odb } from './odb.js';
+import type { OdbInternals } from './odb.js';
 import { AbortGate, progressWith } from '../progress.js';
 
 interface Candidate {
@@ -43,20 +43,20 @@ export function expectedPackSize(referenced: number, objects: number, size: numb
   return (e + (1n << 13n)) >> 14n;
 }
 
-export async function repackMidx(odb: Odb, options: RepackMidxOptions = {}): Promise<RepackMidxResult> {
+export async function repackMidx(db: OdbInternals, options: RepackMidxOptions = {}): Promise<RepackMidxResult> {
   const batchSize = options.batchSize ?? 0;
   if (!Number.isSafeInteger(batchSize) || batchSize < 0) throw new InvalidArgumentError(`repackMidx: bad batch size ${String(options.batchSize)}`);
   const gate = new AbortGate(options.signal);
   gate.check();
   const progress = progressWith(options, gate);
   const nothing: RepackMidxResult = { repacked: [], pack: null, midx: null };
-  const backend = odb.packBackend;
+  const backend = db.packBackend;
   await backend.ready();
   if (backend.layers.length === 0) return nothing;
   if (backend.layers.length > 1) throw new InvalidArgumentError('cannot repack an incremental multi-pack-index');
   const m = backend.layers[0];
   await m.loadTables();
-  const packKeptObjects = configBool(odb.config, 'repack.packKeptObjects', false);
+  const packKeptObjects = configBool(db.config, 'repack.packKeptObjects', false);
 
   const candidates: Candidate[] = [];
   for (let id = 0; id < m.numPacks; id++) {
@@ -64,13 +64,13 @@ export async function repackMidx(odb: Odb, options: RepackMidxOptions = {}): Pro
     const c: Candidate = { packIntId: id, pack, mtime: 0, size: 0, objects: 0, referenced: 0, wanted: false };
     candidates.push(c);
     if (!pack) continue;
-    const st = await odb.fs.stat(pack.packPath);
+    const st = await db.fs.stat(pack.packPath);
     if (!st) continue;
     c.mtime = Math.floor(st.mtimeMs / 1000);
     c.size = st.size;
     const base = join(pack.packDir, pack.name.replace(/\.idx$/, ''));
-    if (!packKeptObjects && (await odb.fs.stat(`${base}.keep`))) continue;
-    if (await odb.fs.stat(`${base}.mtimes`)) continue;
+    if (!packKeptObjects && (await db.fs.stat(`${base}.keep`))) continue;
+    if (await db.fs.stat(`${base}.mtimes`)) continue;
     try {
       c.objects = (await pack.loadIndex()).count;
     } catch {
@@ -101,16 +101,16 @@ export async function repackMidx(odb: Odb, options: RepackMidxOptions = {}): Pro
   if (repacked.length <= 1) return nothing;
 
   // the objects the MIDX assigns to the selected packs, in MIDX order, copied from the entry it names
-  const src = new PackSources(odb.hash.rawLength, Math.max(1, m.numObjects));
+  const src = new PackSources(db.hash.rawLength, Math.max(1, m.numObjects));
   for (let i = 0; i < m.numObjects; i++) {
     const id = m.packIdAt(i);
     if (include[id]) src.add(m.oidAt(i), backend.midxPacks[id], m.offsetAt(i));
   }
   gate.check();
   // what is there before: an aborted repack removes the pack it wrote, unless the same pack was there already
-  const before = new Set((await odb.fs.readdir(odb.packDir)) ?? []);
+  const before = new Set((await db.fs.readdir(db.packDir)) ?? []);
   const pack = await writePackFromSources(
-    repackWriteInit(odb, progress, async (oid) => {
+    repackWriteInit(db, progress, async (oid) => {
       throw new InvalidArgumentError(`repack: object ${toHex(oid)} has no pack entry`);
     }),
     src,
@@ -118,16 +118,16 @@ export async function repackMidx(odb: Odb, options: RepackMidxOptions = {}): Pro
   const unwrite = async () => {
     // the reverse of the writer's order (.pack, .rev, .idx): the .idx goes first
     for (const file of [pack.idxPath, pack.revPath, pack.packPath]) {
-      if (!before.has(file.slice(file.lastIndexOf('/') + 1))) await odb.fs.remove(file);
+      if (!before.has(file.slice(file.lastIndexOf('/') + 1))) await db.fs.remove(file);
     }
-    await odb.refresh();
+    await db.refresh();
   };
   let midx: string | null;
   try {
     gate.check();
-    await odb.refresh();
+    await db.refresh();
     // the MIDX writer's commit is the point of no return
-    midx = await odb.writeMidx({ progress: options.progress, onProgress: options.onProgress, signal: options.signal });
+    midx = await db.odb.writeMidx({ progress: options.progress, onProgress: options.onProgress, signal: options.signal });
   } catch (err) {
     if (gate.isAbort(err)) await unwrite();
     throw err;

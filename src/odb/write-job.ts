@@ -7,7 +7,7 @@
 
 import { RIDX_MAGIC } from '../pack/rev.js';
 import { configGet } from '../config.js';
-import { CorruptError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { isNotFound, join } from '../io/fs.js';
 import { CHAIN_NAME, chainFingerprint, loadMidx, MIDX_DIR, midxFileStamp, MIDX_NAME, readChainFile } from '../midx/chain.js';
 import { CHUNK_RIDX } from '../midx/chunks.js';

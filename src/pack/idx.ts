@@ -6,7 +6,7 @@
 
 import { CorruptError } from '../errors.js';
 import type { Fs, RandomAccessFile } from '../io/fs.js';
-import { compareOid, fanoutLowerBound, fanoutSearch, type HashInfo } from '../oid.js';
+import { fanoutLowerBound, fanoutSearch, type HashInfo } from '../oid.js';
 
 const IDX_V2_MAGIC = 0xff744f63;
 

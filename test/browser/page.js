@@ -141,7 +141,7 @@ window.runBrowserTest = async function runBrowserTest() {
   const full = await openOdb({ fs: lfs, gitdir: '/full.git', onWarning });
   const fullStats = await full.stats();
   result.full = {
-    codecNative: full.codec.native,
+    codecNative: fullStats.zlib === 'node',
     files: repoFiles.length,
     layers: fullStats.layers.map((l) => l.checksum),
     midxPacks: fullStats.midxPacks,
@@ -221,7 +221,7 @@ window.runBrowserTest = async function runBrowserTest() {
   await reopened.close();
 
   result.step = {
-    codecNative: odb.codec.native,
+    codecNative: before.zlib === 'node',
     step2,
     added,
     layersBefore: before.layers.map((l) => l.checksum),
