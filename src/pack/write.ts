@@ -351,162 +351,204 @@ function writeOrderOf(seq: Uint32Array, base: Int32Array): Uint32Array {
 }
 
 /**
- * Writes a pack of the given objects into `init.packDir`, with its .idx (v2)
- * and .rev, and returns what it wrote. Each object must appear once.
+ * The entries of one pack being written: appended to its output, each with
+ * its new offset and its CRC (the .idx needs both), counted by how they were
+ * written (reused as they were, rebased onto a new header, deflated whole).
  */
-export async function writePackFromSources(init: PackWriteInit, src: PackSources): Promise<WrittenPack> {
-  const { fs, codec, hash } = init;
-  const H = hash.rawLength;
-  const n = src.count;
-  if (n >= 2 ** 32) throw new InvalidArgumentError(`too many objects for one pack (${n})`);
-  const oids = src.oids.subarray(0, n * H);
-  const ids = new NewPackIds(oids, n, H);
-  const order = ids.order;
+class EntryWriter {
+  readonly newOffsets: Float64Array;
+  readonly crcs: Uint32Array;
+  readonly stats = { reused: 0, rebased: 0, deflated: 0 };
+  /** large entries are copied through this, a window at a time */
+  private readonly piece = new Uint8Array(WINDOW);
+  private readonly H: number;
+
+  constructor(
+    private readonly out: PackOutput,
+    private readonly init: PackWriteInit,
+    private readonly oids: Uint8Array,
+    n: number,
+    private readonly reader: WindowReader,
+  ) {
+    this.newOffsets = new Float64Array(n);
+    this.crcs = new Uint32Array(n);
+    this.H = init.hash.rawLength;
+  }
+
+  /** object `i` starts here */
+  begin(i: number): void {
+    this.newOffsets[i] = this.out.offset;
+  }
+
+  /**
+   * Object `i` inflated whole (its deltas applied), deflated again. No CRC from
+   * a source covers it, so its id is checked instead (an exact-size inflate
+   * stops before zlib's own checksum, and damage could pass unseen).
+   */
+  async writeWhole(i: number, obj: RawObject): Promise<void> {
+    const { codec, packDir } = this.init;
+    if (obj.type < OBJ_COMMIT || obj.type > OBJ_TAG) throw new CorruptError(packDir, `object ${toHex(this.oids, i * this.H, this.H)} has type ${obj.type}`);
+    this.checkId(i, obj);
+    const header = Uint8Array.from(encodeEntryHeader(obj.type, obj.data.length));
+    const body = codec.deflate(obj.data, this.init.compressionLevel ?? -1);
+    this.crcs[i] = codec.crc32(body, codec.crc32(header));
+    await this.out.append(header);
+    await this.out.append(body);
+    this.stats.deflated++;
+  }
+
+  /**
+   * Object `i` copied from its source entry at `offset`: the compressed data as
+   * it is, under its own header (`base` NO_BASE) or under a new delta header
+   * naming object `base` of this pack. The source's CRC (at `srcPos` of its
+   * .idx) is checked over the bytes copied.
+   */
+  async copy(i: number, s: SourcePack, offset: number, srcPos: number, base: number): Promise<void> {
+    const { codec } = this.init;
+    const H = this.H;
+    const end = s.idx.entryEnd(offset, s.end);
+    if (end < 0) throw new CorruptError(s.pack.packPath, `no entry starts at offset ${offset}`);
+    const probe = await this.reader.get(s.file, offset, Math.min(HEADER_PROBE, end - offset));
+    const h = parseEntryHeader(probe, offset, H, s.pack.packPath);
+    if (!h) throw new CorruptError(s.pack.packPath, `truncated entry header at offset ${offset}`);
+    // the source's CRC covers its own header; the new entry's CRC covers the new one
+    let srcCrc = codec.crc32(probe.subarray(0, h.headerLength));
+    let crc: number;
+    if (base === NO_BASE) {
+      crc = srcCrc;
+      await this.out.append(probe.subarray(0, h.headerLength));
+      this.stats.reused++;
+    } else {
+      const header = this.deltaHeader(i, base, h.size);
+      if (header.length === h.headerLength && compareOid(header, 0, probe, 0, header.length) === 0) this.stats.reused++;
+      else this.stats.rebased++;
+      crc = codec.crc32(header);
+      await this.out.append(header);
+    }
+    // the compressed data, copied through the window (or in window-sized pieces)
+    for (let at = offset + h.headerLength; at < end; ) {
+      const len = Math.min(WINDOW, end - at);
+      let chunk: Uint8Array;
+      if (len <= WINDOW / 4) chunk = await this.reader.get(s.file, at, len);
+      else {
+        chunk = this.piece.subarray(0, len);
+        await s.file.readInto(chunk, at, len);
+      }
+      srcCrc = codec.crc32(chunk, srcCrc);
+      crc = base === NO_BASE ? srcCrc : codec.crc32(chunk, crc);
+      await this.out.append(chunk);
+      at += len;
+    }
+    const want = s.idx.crcAt(srcPos);
+    // a version 1 .idx has no CRCs: the object is read back and its id checked
+    // (git checks that the entry inflates; the id check covers that and more)
+    if (want < 0) this.checkId(i, await s.pack.read(offset));
+    else if (want !== srcCrc) throw new CorruptError(s.pack.packPath, `bad packed object CRC for ${toHex(this.oids, i * H, H)} (entry at offset ${offset})`);
+    this.crcs[i] = crc;
+  }
+
+  /** the header of object `i` as a delta of `size` bytes against object `base`: by offset unless the writer was told otherwise */
+  private deltaHeader(i: number, base: number, size: number): Uint8Array {
+    const H = this.H;
+    if (this.init.deltaBaseOffset !== false) return Uint8Array.from([...encodeEntryHeader(OBJ_OFS_DELTA, size), ...encodeOfsDistance(this.newOffsets[i] - this.newOffsets[base])]);
+    return Uint8Array.from([...encodeEntryHeader(OBJ_REF_DELTA, size), ...this.oids.subarray(base * H, base * H + H)]);
+  }
+
+  private checkId(i: number, obj: RawObject): void {
+    const { codec, hash, packDir } = this.init;
+    const H = this.H;
+    const hasher = codec.hasher(hash.algorithm);
+    hasher.update(new TextEncoder().encode(`${TYPE_NAMES[obj.type]} ${obj.data.length}\0`));
+    hasher.update(obj.data);
+    if (compareOid(hasher.digest(), 0, this.oids, i * H, H) !== 0) throw new CorruptError(packDir, `object ${toHex(this.oids, i * H, H)} does not hash to its id (damaged data)`);
+  }
+}
+
+/** The 12-byte pack header: "PACK", version 2, the object count. */
+function packHeader(n: number): Uint8Array {
+  const head = new Uint8Array(12);
+  const hv = new DataView(head.buffer);
+  hv.setUint32(0, 0x5041434b);
+  hv.setUint32(4, 2);
+  hv.setUint32(8, n);
+  return head;
+}
+
+/** Every source pack of `src`, opened, with its index loaded. */
+async function openSources(src: PackSources, H: number): Promise<SourcePack[]> {
   const sources: SourcePack[] = [];
   for (const pack of src.packs) {
     const file = await pack.open();
     const idx = await pack.loadIndex();
     sources.push({ pack, idx, file, end: file.size - H });
   }
+  return sources;
+}
+
+/**
+ * Writes a pack of the given objects into `init.packDir`, with its .idx (v2)
+ * and .rev, and returns what it wrote. Each object must appear once.
+ * The steps: each object's base chosen (findBases) and the write order that
+ * puts every base before its deltas; the pack streamed to a temporary file,
+ * entry by entry (EntryWriter); the .idx and .rev written beside it; then all
+ * three renamed into place in git's order.
+ */
+export async function writePackFromSources(init: PackWriteInit, src: PackSources): Promise<WrittenPack> {
+  const { fs, codec, hash, packDir } = init;
+  const H = hash.rawLength;
+  const n = src.count;
+  if (n >= 2 ** 32) throw new InvalidArgumentError(`too many objects for one pack (${n})`);
+  const oids = src.oids.subarray(0, n * H);
+  const ids = new NewPackIds(oids, n, H);
+  const sources = await openSources(src, H);
   const reader = new WindowReader();
   const seq = sourceOrder(src, n);
   const { base, srcPos } = await findBases(src, ids, sources, seq, reader, H);
   const writeOrder = writeOrderOf(seq, base);
-  const packIds = src.packIds;
-  const srcOffsets = src.offsets;
 
-  // stream the pack
-  const packDir = init.packDir;
-  const tmpPack = join(packDir, tmpName('pack'));
-  const tmpIdx = join(packDir, tmpName('idx'));
-  const tmpRev = join(packDir, tmpName('rev'));
-  const newOffsets = new Float64Array(n);
-  const crcs = new Uint32Array(n);
-  const stats = { reused: 0, rebased: 0, deflated: 0 };
-  const useOfs = init.deltaBaseOffset !== false;
-  const level = init.compressionLevel ?? -1;
-  /** large entries are copied through this, a window at a time */
-  const piece = new Uint8Array(WINDOW);
+  const tmp = { pack: join(packDir, tmpName('pack')), idx: join(packDir, tmpName('idx')), rev: join(packDir, tmpName('rev')) };
   const meter = init.progress?.start('Writing objects', n);
-  let file: WritableFile | null = await fs.openWrite(tmpPack);
-  let size = 0;
-  let checksum: Uint8Array;
+  let file: WritableFile | null = await fs.openWrite(tmp.pack);
+  let written: { checksum: Uint8Array; size: number; stats: EntryWriter['stats'] };
   try {
     const out = new PackOutput(file, codec.hasher(hash.algorithm));
-    const head = new Uint8Array(12);
-    const hv = new DataView(head.buffer);
-    hv.setUint32(0, 0x5041434b);
-    hv.setUint32(4, 2);
-    hv.setUint32(8, n);
-    await out.append(head);
-
-    const checkId = (i: number, obj: RawObject) => {
-      const hasher = codec.hasher(hash.algorithm);
-      hasher.update(new TextEncoder().encode(`${TYPE_NAMES[obj.type]} ${obj.data.length}\0`));
-      hasher.update(obj.data);
-      if (compareOid(hasher.digest(), 0, oids, i * H, H) !== 0) throw new CorruptError(packDir, `object ${toHex(oids, i * H, H)} does not hash to its id (damaged data)`);
-    };
-    const writeWhole = async (i: number, obj: RawObject) => {
-      if (obj.type < OBJ_COMMIT || obj.type > OBJ_TAG) throw new CorruptError(packDir, `object ${toHex(oids, i * H, H)} has type ${obj.type}`);
-      // an object written whole was inflated (and its deltas applied) here: no CRC
-      // from the source covers it, so its id is checked instead (an exact-size
-      // inflate stops before zlib's own checksum, and damage could pass unseen)
-      checkId(i, obj);
-      const header = Uint8Array.from(encodeEntryHeader(obj.type, obj.data.length));
-      const body = codec.deflate(obj.data, level);
-      crcs[i] = codec.crc32(body, codec.crc32(header));
-      await out.append(header);
-      await out.append(body);
-      stats.deflated++;
-    };
-
+    await out.append(packHeader(n));
+    const w = new EntryWriter(out, init, oids, n, reader);
     for (let k = 0; k < n; k++) {
       const i = writeOrder[k];
-      newOffsets[i] = out.offset;
+      w.begin(i);
       // as pack-objects: the count after each object written (k objects are written here)
       if (meter && k) meter.update(k);
-      if (packIds[i] < 0) {
-        await writeWhole(i, await init.readWhole(oids.subarray(i * H, i * H + H)));
-        continue;
-      }
-      const s = sources[packIds[i]];
-      const offset = srcOffsets[i];
-      if (base[i] === BASE_OUTSIDE) {
-        await writeWhole(i, await s.pack.read(offset));
-        continue;
-      }
-      const end = s.idx.entryEnd(offset, s.end);
-      if (end < 0) throw new CorruptError(s.pack.packPath, `no entry starts at offset ${offset}`);
-      const probe = await reader.get(s.file, offset, Math.min(HEADER_PROBE, end - offset));
-      const h = parseEntryHeader(probe, offset, H, s.pack.packPath);
-      if (!h) throw new CorruptError(s.pack.packPath, `truncated entry header at offset ${offset}`);
-      // the source's CRC covers its own header; the new entry's CRC covers the new one
-      let srcCrc = codec.crc32(probe.subarray(0, h.headerLength));
-      let crc: number;
-      if (base[i] === NO_BASE) {
-        crc = srcCrc;
-        await out.append(probe.subarray(0, h.headerLength));
-        stats.reused++;
-      } else {
-        const b = base[i];
-        let header: number[];
-        if (useOfs) header = [...encodeEntryHeader(OBJ_OFS_DELTA, h.size), ...encodeOfsDistance(newOffsets[i] - newOffsets[b])];
-        else header = [...encodeEntryHeader(OBJ_REF_DELTA, h.size), ...oids.subarray(b * H, b * H + H)];
-        const bytes = Uint8Array.from(header);
-        const same = bytes.length === h.headerLength && compareOid(bytes, 0, probe, 0, bytes.length) === 0;
-        if (same) stats.reused++;
-        else stats.rebased++;
-        crc = codec.crc32(bytes);
-        await out.append(bytes);
-      }
-      // the compressed data, copied through the window (or in window-sized pieces)
-      for (let at = offset + h.headerLength; at < end; ) {
-        const len = Math.min(WINDOW, end - at);
-        let chunk: Uint8Array;
-        if (len <= WINDOW / 4) chunk = await reader.get(s.file, at, len);
-        else {
-          chunk = piece.subarray(0, len);
-          await s.file.readInto(chunk, at, len);
-        }
-        srcCrc = codec.crc32(chunk, srcCrc);
-        crc = base[i] === NO_BASE ? srcCrc : codec.crc32(chunk, crc);
-        await out.append(chunk);
-        at += len;
-      }
-      const want = s.idx.crcAt(srcPos[i]);
-      // a version 1 .idx has no CRCs: the object is read back and its id checked
-      // (git checks that the entry inflates; the id check covers that and more)
-      if (want < 0) checkId(i, await s.pack.read(offset));
-      else if (want !== srcCrc) throw new CorruptError(s.pack.packPath, `bad packed object CRC for ${toHex(oids, i * H, H)} (entry at offset ${offset})`);
-      crcs[i] = crc;
+      const packId = src.packIds[i];
+      if (packId < 0) await w.writeWhole(i, await init.readWhole(oids.subarray(i * H, i * H + H)));
+      else if (base[i] === BASE_OUTSIDE) await w.writeWhole(i, await sources[packId].pack.read(src.offsets[i]));
+      else await w.copy(i, sources[packId], src.offsets[i], srcPos[i], base[i]);
     }
-    checksum = await out.finish();
-    size = out.offset;
+    const checksum = await out.finish();
+    written = { checksum, size: out.offset, stats: w.stats };
     await file.close();
     file = null;
     meter?.update(n);
     meter?.stop();
 
-    const table = { count: n, oids, offsets: newOffsets, crcs };
-    await fs.writeFile(tmpIdx, encodeIdxV2(table, order, checksum, hash, codec.hasher(hash.algorithm)));
-    await fs.writeFile(tmpRev, encodeRev(newOffsets, order, checksum, hash, codec.hasher(hash.algorithm)));
+    const table = { count: n, oids, offsets: w.newOffsets, crcs: w.crcs };
+    await fs.writeFile(tmp.idx, encodeIdxV2(table, ids.order, checksum, hash, codec.hasher(hash.algorithm)));
+    await fs.writeFile(tmp.rev, encodeRev(w.newOffsets, ids.order, checksum, hash, codec.hasher(hash.algorithm)));
   } catch (err) {
     if (file) await file.close().catch(() => {});
-    await fs.remove(tmpPack).catch(() => {});
-    await fs.remove(tmpIdx).catch(() => {});
-    await fs.remove(tmpRev).catch(() => {});
+    for (const t of [tmp.pack, tmp.idx, tmp.rev]) await fs.remove(t).catch(() => {});
     throw err;
   }
-  const hex = toHex(checksum);
+  const hex = toHex(written.checksum);
   const name = `pack-${hex}`;
   const packPath = join(packDir, `${name}.pack`);
   const idxPath = join(packDir, `${name}.idx`);
   const revPath = join(packDir, `${name}.rev`);
   // git's order: the pack, its reverse index, and the .idx last
-  await fs.rename(tmpPack, packPath);
-  await fs.rename(tmpRev, revPath);
-  await fs.rename(tmpIdx, idxPath);
-  return { name, checksum: hex, packPath, idxPath, revPath, count: n, size, ...stats };
+  await fs.rename(tmp.pack, packPath);
+  await fs.rename(tmp.rev, revPath);
+  await fs.rename(tmp.idx, idxPath);
+  return { name, checksum: hex, packPath, idxPath, revPath, count: n, size: written.size, ...written.stats };
 }
 
 /** Pack entry type of an object type name. */
