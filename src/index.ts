@@ -5,6 +5,7 @@
  */
 
 export { openOdb } from './odb/open.js';
+export type { GitConfig } from './config.js';
 
 export { AmbiguousError, CorruptError, InvalidArgumentError, LockError, MidxOdbError, NotAFileError, NotFoundError, UnsupportedError } from './errors.js';
 export type {
@@ -34,15 +35,13 @@ export type {
   MaintainStep,
 } from './types.js';
 export { writePackOfObjects as writePack, writePackOfPacks } from './odb/write-pack.js';
-export type { HashAlgorithm } from './oid.js';
+export type { HashAlgorithm, HashInfo } from './oid.js';
 export type { ObjectCounts, ReachOptions } from './odb/reach.js';
 export type { ProgressCallback, ProgressEvent, ProgressOptions } from './progress.js';
 export { createOpfsFs } from './io/opfs.js';
 export type { OpfsFileHandle, OpfsFs, OpfsStat } from './io/opfs.js';
 /** The database openOdb returns (a type: construct it with openOdb). */
 export type { Odb } from './odb/api.js';
-export type { HashInfo } from './oid.js';
-export type { GitConfig } from './config.js';
 export { createIsogitCache, createIsogitFs, isogitCacheSelfTest, isogitCacheStats, isogitFsStats, ISOGIT_VERIFIED, withMidxHook } from './isogit/index.js';
 export type {
   CommitObject,

@@ -38,7 +38,8 @@ import { type ChainStep, type GeometryPack, type MaintainSettings, planChain, pl
 import { AbortGate, progressWith } from '../progress.js';
 import { deletePack } from './expire.js';
 import type { OdbInternals } from './odb.js';
-import { clearFiles, closeState, firstPseudoPackSlot, loadState, MIDX_PREFIX, Paths, type State } from './write-job.js';
+import { clearFiles, MIDX_PREFIX, Paths } from './write-files.js';
+import { closeState, firstPseudoPackSlot, loadState, type State } from './write-state.js';
 
 const NEW_PACK = '(new pack)';
 

@@ -19,13 +19,14 @@
  * changed: odb/pack.ts) and the lookup run once more; then NotFoundError, or the
  * CorruptError of a pack index that could not be read.
  *
- * How a write goes. `writeMidx()` (odb/write.ts) loads the current MIDX or
- * chain, trusting it only with a good checksum; makes a plan (odb/write-plan.ts,
+ * How a write goes. `writeMidx()` (odb/write.ts) checks its options into a job
+ * (odb/write-job.ts); loads the current MIDX or chain, trusting it only with a
+ * good checksum (odb/write-state.ts); makes a plan (odb/write-plan.ts,
  * the spec's steps 4.3-4.9: packs, "up to date", preferred pack, selection,
  * bytes, and with `bitmap` the .rev and .bitmap); takes the lock, checks the MIDX
  * did not change meanwhile (planning again if it did), writes a temporary file
  * and renames it into place, commits the chain file through its lock, clears
- * what git clears, and refreshes the backend so the new layer serves at once.
+ * what git clears (the files, temporaries and locks: odb/write-files.ts), and refreshes the backend so the new layer serves at once.
  * expire, repack and maintain (odb/expire.ts, repack.ts, maintain.ts) are plans
  * of their own over the same protocol: new files first, then the chain, and
  * only then deletions of what no chain names.

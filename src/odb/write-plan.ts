@@ -15,29 +15,37 @@ import { buildMidx, pseudoPackOrder } from '../midx/write.js';
 import { compareBytewise, compareOid, toHex } from '../oid.js';
 import { type PackIndex, readPackIndex } from '../pack/idx.js';
 import { buildLayerBitmap } from './bitmap-write.js';
-import { bitmapLoadable, chainOf, checkVersion, clearFiles, type Collected, firstPseudoPackSlot, type Job, packNamesOf, Paths, type Plan, reverseIndexLoadable, type State, type WriterContext } from './write-job.js';
+import { checkJobVersion, type Job, type WriterContext } from './write-job.js';
+import { clearFiles, Paths } from './write-files.js';
+import { bitmapLoadable, chainOf, compactionEndpoints, firstPseudoPackSlot, packNamesOf, reverseIndexLoadable, type State } from './write-state.js';
+
+/** A pack the new MIDX will list. */
+export interface Collected {
+  /** `.idx` basename */
+  name: string;
+  /** git's orig_pack_int_id: the global pack-int-id of a carried-over pack, else the next id */
+  id: number;
+  /** `.pack` mtime, whole seconds */
+  mtime: number;
+  index: PackIndex | null;
+}
+
+export interface Plan {
+  bytes: Uint8Array;
+  hex: string;
+  /** the layer the new one sits on (incremental), or null */
+  base: MidxFile | null;
+  /** compaction: checksums of the layers above `to`, bottom first */
+  aboveTo: string[];
+  /** expire: the `.idx` names left out, in the old MIDX's order */
+  dropped: string[];
+  /** the layer's `.bitmap` (`--bitmap`) */
+  bitmap?: Uint8Array;
+  /** the layer's `.rev` (`--bitmap` with GIT_TEST_MIDX_WRITE_REV) */
+  rev?: Uint8Array;
+}
 
 // ---------------------------------------------------------------- planning
-
-/** `compact <from> <to>`: the endpoints, found walking down from the tip (git's builtin checks, in its order). */
-export function compactionEndpoints(job: Job, state: State): { from: MidxFile; to: MidxFile } {
-  let from: MidxFile | null = null;
-  let to: MidxFile | null = null;
-  for (let l = state.tip; l && !(from && to); l = l.base) {
-    if (!from && l.checksumHex === job.from) from = l;
-    if (!to && l.checksumHex === job.to) to = l;
-  }
-  if (!from) throw new InvalidArgumentError(`could not find MIDX: ${job.from}`);
-  if (!to) throw new InvalidArgumentError(`could not find MIDX: ${job.to}`);
-  if (from === to) throw new InvalidArgumentError('MIDX compaction endpoints must be unique');
-  for (const l of chainOf(from)) if (l === to) throw new InvalidArgumentError(`MIDX ${job.from} must be an ancestor of ${job.to}`);
-  return { from, to };
-}
-
-export function checkJobVersion(job: Job): void {
-  checkVersion(job.version);
-  if (job.compact && job.version !== 2) throw new InvalidArgumentError('cannot perform MIDX compaction with v1 format');
-}
 
 /** `fn` over `items`, at most `limit` at a time, results in the items' order. */
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

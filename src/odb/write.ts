@@ -8,7 +8,10 @@
  * into the chain, the chain file committed through its lock, stale files
  * cleared as git clears them, and finally a refresh of the pack backend.
  *
- * Which packs and objects go in is select.ts; the bytes are midx/write.ts.
+ * The steps, in order (runJob): the job (write-job.ts), the current MIDX
+ * (write-state.ts), the plan (write-plan.ts; which packs and objects go in is
+ * select.ts, the bytes are midx/write.ts), then the commit here, through the
+ * files, temporaries and locks of write-files.ts.
  *
  * Deliberate differences from git, documented:
  * - packs are collected in sorted name order, not directory-listing order,
@@ -26,105 +29,15 @@
  *   (odb/bitmap-write.ts), byte for byte as git 2.55.
  */
 
-import { CorruptError, LockError } from '../errors.js';
-import type { Fs, WritableFile } from '../io/fs.js';
-import { isNotFound, join } from '../io/fs.js';
+import { CorruptError } from '../errors.js';
+import { isNotFound } from '../io/fs.js';
 import type { CompactMidxOptions, WriteMidxOptions } from '../types.js';
-import { chainOf, clearFiles, closeState, compactJob, fingerprint, type Job, loadState, MIDX_PREFIX, Paths, type Plan, type State, writeJob, type WriterContext } from './write-job.js';
-import { checkJobVersion, compactionEndpoints, makePlan } from './write-plan.js';
+import { checkJobVersion, compactJob, type Job, writeJob, type WriterContext } from './write-job.js';
+import { clearMidxFiles, clearStaleTemps, commitLock, createTemp, type Lock, Paths, releaseLock, takeLock } from './write-files.js';
+import { makePlan, type Plan } from './write-plan.js';
+import { chainOf, closeState, compactionEndpoints, fingerprint, loadState, type State } from './write-state.js';
 
 // ---------------------------------------------------------------- committing
-
-/** Removes `<dir>/multi-pack-index-*<ext>` except the names in `keep` (git's clear_midx_file_ext). */
-/**
- * git's clear_midx_files: stale layer and companion files in `.d` (all but
- * the kept hashes), companion files in the pack directory, then the
- * non-incremental file (incremental writes) or the chain file. git clears the
- * pack directory once per kept hash, each pass keeping only that hash's files,
- * so with two or more kept hashes nothing survives there: one listing, same
- * result (a pass per kept hash made appends grow with the chain's length).
- */
-async function clearMidxFiles(cx: WriterContext, paths: Paths, keep: string[], incremental: boolean): Promise<void> {
-  const exts = ['bitmap', 'rev', 'midx'];
-  const kept = new Set<string>();
-  for (const h of keep) for (const ext of exts) kept.add(`${MIDX_PREFIX}${h}.${ext}`);
-  await clearFiles(cx, paths.dir, exts, (n) => kept.has(n));
-  if (keep.length) await clearFiles(cx, cx.packDir, exts, (n) => keep.length === 1 && kept.has(n));
-  const last = incremental ? paths.midx : paths.chain;
-  try {
-    await cx.fs.remove(last);
-  } catch (err) {
-    cx.warn({ file: last, reason: `failed to clear multi-pack-index at ${last}: ${(err as Error).message}` });
-  }
-}
-
-/** Creates `<dir>/tmp_midx_XXXXXX` with mode 0444 holding `bytes`. */
-async function createTemp(fs: Fs, dir: string, bytes: Uint8Array): Promise<string> {
-  const chars = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-  for (let attempt = 0; ; attempt++) {
-    let suffix = '';
-    for (let i = 0; i < 6; i++) suffix += chars[Math.floor(Math.random() * chars.length)];
-    const path = join(dir, `tmp_midx_${suffix}`);
-    try {
-      await fs.createExclusive(path, bytes, 0o444);
-      return path;
-    } catch (err) {
-      if (!(err instanceof LockError) || err.reason !== 'File exists.' || attempt > 100) throw err;
-    }
-  }
-}
-
-/**
- * A lock file, created exclusively (O_EXCL) and written only through the
- * descriptor that created it: a lock replaced meanwhile (a symlink swapped in,
- * say) is never written through, and is not renamed into place (LockError).
- */
-interface Lock {
-  path: string;
-  held: boolean;
-  file: WritableFile;
-}
-
-async function takeLock(fs: Fs, path: string): Promise<Lock> {
-  return { path, held: true, file: await fs.openLock(path) };
-}
-
-/** Writes `bytes` into the lock and renames it to `target`, if the lock is still the file this writer created. */
-async function commitLock(fs: Fs, lock: Lock, bytes: Uint8Array | string, target: string): Promise<void> {
-  await lock.file.write(typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
-  await lock.file.close();
-  if (!(await lock.file.isStillAt())) throw new LockError(lock.path, 'the lock file was replaced while this writer held it; nothing was committed');
-  await fs.rename(lock.path, target);
-  lock.held = false;
-}
-
-/** Gives the lock up: removed if it is still this writer's file (never someone else's, never through a symlink). */
-async function releaseLock(fs: Fs, lock: Lock): Promise<void> {
-  await lock.file.close().catch(() => {});
-  if (await lock.file.isStillAt()) await fs.remove(lock.path).catch(() => {});
-  lock.held = false;
-}
-
-/** tmp_midx_* files older than this were left by a writer that died: cleared by the next write. */
-const STALE_TEMP_MS = 60 * 60 * 1000;
-
-/** Removes tmp_midx_* files an interrupted writer left in the pack directory or the layer directory, once an hour old. */
-async function clearStaleTemps(cx: WriterContext, paths: Paths): Promise<void> {
-  const now = Date.now();
-  for (const dir of [cx.packDir, paths.dir]) {
-    const names = await cx.fs.readdir(dir).catch(() => null);
-    for (const n of names ?? []) {
-      if (!n.startsWith('tmp_midx_')) continue;
-      const file = join(dir, n);
-      try {
-        const st = await cx.fs.stat(file);
-        if (st && st.isFile && now - st.mtimeMs > STALE_TEMP_MS) await cx.fs.remove(file);
-      } catch (err) {
-        cx.warn({ file, reason: `failed to remove stale temporary file: ${(err as Error).message}` });
-      }
-    }
-  }
-}
 
 /** The `.rev` and `.bitmap` of the new MIDX or layer, each written to a temporary file and renamed (before the MIDX itself, as git does). */
 async function writeCompanions(cx: WriterContext, job: Job, plan: Plan, paths: Paths): Promise<void> {
