@@ -13,6 +13,7 @@ import { join } from '../io/fs.js';
 import type { HashInfo } from '../oid.js';
 import { compareOid, toHex } from '../oid.js';
 import type { Codec, OutputRegion } from '../zlib/index.js';
+import { literalPrefix } from '../zlib/prefix.js';
 import type { CachedObject, DeltaBaseCache, PackCache } from './cache.js';
 import { applyDeltaInto, checkedResultSize, deltaSizes } from './delta.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
@@ -47,6 +48,9 @@ const MAX_CHAIN = 10000;
 const ENTRY_HEADER_MAX = 20;
 /** Bytes read to parse an entry header (and the start of a delta) without reading the entry. */
 const HEADER_PROBE = 256;
+
+/** a delta's first bytes, decoded by a header walk (read at once by deltaSizes, before anything waits) */
+const sizeScratch = new Uint8Array(32);
 
 /**
  * The compressed length an entry that inflates to `size` bytes has at most as
@@ -550,13 +554,19 @@ export class Pack {
       // a copy, before anything waits: `bytes` may be a shared buffer that other reads overwrite meanwhile
       const baseOid = h.type === OBJ_REF_DELTA ? bytes.slice(h.baseOidAt, h.baseOidAt + H) : null;
       if (size < 0) {
-        // the result size is the delta's second varint: inflate just its start
+        // the result size is the delta's second varint: decoded here when the
+        // stream starts with literals (zlib/prefix.ts), else inflated from its start
         // (a stream a codec refuses at once gives no prefix: the whole inflate below names the damage)
+        const stream = bytes.subarray(h.headerLength);
+        const got = literalPrefix(stream, sizeScratch, 2);
         let head: Uint8Array;
-        try {
-          head = this.ctx.codec.inflatePrefix(bytes.subarray(h.headerLength), 32);
-        } catch {
-          head = new Uint8Array(0);
+        if (got >= 0) head = sizeScratch.subarray(0, got);
+        else {
+          try {
+            head = this.ctx.codec.inflatePrefix(stream, 32);
+          } catch {
+            head = new Uint8Array(0);
+          }
         }
         let sizes = deltaSizes(head);
         if (!sizes) {
