@@ -6,26 +6,37 @@
 
 import { CorruptError } from '../errors.js';
 
-/** Reads the little-endian base-128 varint at delta[pos]; returns [value, nextPos], or [-1, pos] when truncated or too large. */
-function varint(delta: Uint8Array, pos: number): [number, number] {
+/** where the last varint read ended (varint returns its value alone: no array per call on the header path) */
+let varintEnd = 0;
+
+/** Reads the little-endian base-128 varint at delta[pos], setting varintEnd; -1 when truncated or too large. */
+function varint(delta: Uint8Array, pos: number): number {
   let v = 0;
   let shift = 0;
   for (;;) {
-    if (pos >= delta.length || shift > 49) return [-1, pos];
+    if (pos >= delta.length || shift > 49) return -1;
     const c = delta[pos++];
     v += (c & 0x7f) * 2 ** shift;
     shift += 7;
-    if (!(c & 0x80)) return [v, pos];
+    if (!(c & 0x80)) {
+      varintEnd = pos;
+      return v;
+    }
   }
 }
 
 /** The base and result sizes a delta declares, from its first bytes (which may be a prefix of the delta). */
 export function deltaSizes(delta: Uint8Array): { baseSize: number; resultSize: number } | null {
-  const [baseSize, p] = varint(delta, 0);
+  const baseSize = varint(delta, 0);
   if (baseSize < 0) return null;
-  const [resultSize] = varint(delta, p);
+  const resultSize = varint(delta, varintEnd);
   if (resultSize < 0) return null;
   return { baseSize, resultSize };
+}
+
+/** The result size a delta declares (its second varint), from its first `length` bytes; -1 when they do not hold it. */
+export function deltaResultSize(delta: Uint8Array): number {
+  return varint(delta, 0) < 0 ? -1 : varint(delta, varintEnd);
 }
 
 /** Applies `delta` to `base`, with git's checks; a bad delta is a CorruptError naming `file`. */
@@ -70,12 +81,13 @@ export function applyDeltaInto(base: Uint8Array, delta: Uint8Array, out: Uint8Ar
 function replay(base: Uint8Array, delta: Uint8Array, out: Uint8Array | null, file: string): number {
   const gone = (why: string) => new CorruptError(file, `delta replay has gone wild: ${why}`);
   if (delta.length < 4) throw gone('delta shorter than 4 bytes');
-  let [baseSize, pos] = varint(delta, 0);
+  const baseSize = varint(delta, 0);
   if (baseSize < 0) throw gone('bad base size');
+  let pos = varintEnd;
   if (baseSize !== base.length) throw gone(`base size ${baseSize} does not match the base's ${base.length} bytes`);
-  let resultSize: number;
-  [resultSize, pos] = varint(delta, pos);
+  const resultSize = varint(delta, pos);
   if (resultSize < 0) throw gone('bad result size');
+  pos = varintEnd;
   if (out && out.length < resultSize) throw gone(`output buffer of ${out.length} bytes for ${resultSize}`);
   const end = delta.length;
   let o = 0;

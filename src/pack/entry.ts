@@ -27,9 +27,10 @@ export interface EntryHeader {
 /**
  * Parses the header of the entry at pack offset `offset`, whose first bytes are
  * `bytes` (at least the header; callers read a few dozen bytes). Returns null
- * when `bytes` is too short to hold the whole header.
+ * when `bytes` is too short to hold the whole header. With `into`, fills and
+ * returns it (a walk down a delta chain reuses one object for every level).
  */
-export function parseEntryHeader(bytes: Uint8Array, offset: number, hashLength: number, file: string): EntryHeader | null {
+export function parseEntryHeader(bytes: Uint8Array, offset: number, hashLength: number, file: string, into?: EntryHeader): EntryHeader | null {
   let p = 0;
   if (bytes.length < 1) return null;
   let c = bytes[p++];
@@ -64,5 +65,11 @@ export function parseEntryHeader(bytes: Uint8Array, offset: number, hashLength: 
   } else if (type < OBJ_COMMIT || type > OBJ_TAG) {
     throw new CorruptError(file, `unknown object type ${type} at offset ${offset}`);
   }
-  return { type, size, headerLength: p, baseOffset, baseOidAt };
+  if (!into) return { type, size, headerLength: p, baseOffset, baseOidAt };
+  into.type = type;
+  into.size = size;
+  into.headerLength = p;
+  into.baseOffset = baseOffset;
+  into.baseOidAt = baseOidAt;
+  return into;
 }

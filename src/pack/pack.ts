@@ -15,8 +15,8 @@ import { compareOid, toHex } from '../oid.js';
 import type { Codec, OutputRegion } from '../zlib/index.js';
 import { literalPrefix } from '../zlib/prefix.js';
 import type { CachedObject, DeltaBaseCache, PackCache } from './cache.js';
-import { applyDeltaInto, checkedResultSize, deltaSizes } from './delta.js';
-import { OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
+import { applyDeltaInto, checkedResultSize, deltaResultSize } from './delta.js';
+import { type EntryHeader, OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
 import { type PackIndex, type PackIndexHead, readPackIndex, readPackIndexHead } from './idx.js';
 import { type FileWindows, WINDOW_SIZE, type WindowBudget } from './window.js';
 import { isReady } from '../util.js';
@@ -49,7 +49,7 @@ const ENTRY_HEADER_MAX = 20;
 /** Bytes read to parse an entry header (and the start of a delta) without reading the entry. */
 const HEADER_PROBE = 256;
 
-/** a delta's first bytes, decoded by a header walk (read at once by deltaSizes, before anything waits) */
+/** a delta's first bytes, decoded by a header walk (read at once by deltaResultSize, before anything waits) */
 const sizeScratch = new Uint8Array(32);
 
 /**
@@ -521,6 +521,7 @@ export class Pack {
     // the delta entries walked through: they all have the type found at the bottom
     let walked: number[] | null = null;
     let type = 0;
+    const hdr: EntryHeader = { type: 0, size: 0, headerLength: 0, baseOffset: -1, baseOidAt: -1 };
     for (let step = 0; ; step++) {
       if (step > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
       if (size >= 0) {
@@ -543,7 +544,7 @@ export class Pack {
       const len = Math.min(this.packEnd - at, size < 0 ? HEADER_PROBE + H : ENTRY_HEADER_MAX + H);
       let bytes = this.bytesAt(f, at, len);
       if (!isReady(bytes)) bytes = (yield bytes) as Uint8Array;
-      const h = parseEntryHeader(bytes, at, H, this.packPath);
+      const h = parseEntryHeader(bytes, at, H, this.packPath, hdr);
       if (!h) throw new CorruptError(this.packPath, `truncated entry header at offset ${at}`);
       if (h.type !== OBJ_OFS_DELTA && h.type !== OBJ_REF_DELTA) {
         if (size < 0) size = h.size;
@@ -568,16 +569,16 @@ export class Pack {
             head = new Uint8Array(0);
           }
         }
-        let sizes = deltaSizes(head);
-        if (!sizes) {
+        let result = deltaResultSize(head);
+        if (result < 0) {
           const end = this.entryEnd(yield* this.index_(), at);
           let whole = f.read(at, end - at);
           if (!isReady(whole)) whole = (yield whole) as Uint8Array;
           head = this.inflate(whole.subarray(h.headerLength), h.size, at);
-          sizes = deltaSizes(head);
-          if (!sizes) throw new CorruptError(this.packPath, `delta at offset ${at} has no size header`);
+          result = deltaResultSize(head);
+          if (result < 0) throw new CorruptError(this.packPath, `delta at offset ${at} has no size header`);
         }
-        size = sizes.resultSize;
+        size = result;
       }
       const next = baseOid ? yield* this.refBaseOffset(baseOid) : h.baseOffset;
       if (next >= 0) {
