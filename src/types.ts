@@ -87,7 +87,7 @@ export interface LayerStats {
 
 export interface OdbStats {
   objectFormat: HashAlgorithm;
-  /** the zlib that inflates objects: node's ('node'), or the JavaScript codec ('javascript': browsers, or openOdb's `zlib: 'js'`) */
+  /** the zlib that inflates objects: node's ('node'), or the JavaScript codec ('javascript': browsers, or openOdb's `zlib: 'js'` or `'pako'`) */
   zlib: 'node' | 'javascript';
   /** MIDX layers, root first; a non-incremental MIDX is one layer */
   layers: LayerStats[];

@@ -69,7 +69,11 @@ export interface Odb {
   stats(): Promise<OdbStats>;
   /** Looks for new packs, layers and MIDX files now. Resolves true when something changed. */
   refresh(): Promise<boolean>;
-  /** Closes every open pack and drops the caches; later calls reject. */
+  /**
+   * Closes every open pack and drops the caches. Every later call rejects with
+   * InvalidArgumentError (writePack's too); the synchronous lookups answer null,
+   * 'unknown' and nothing.
+   */
   close(): Promise<void>;
   /**
    * Reports a warning to openOdb's onWarning (a throwing callback is ignored):

@@ -51,6 +51,7 @@ import { LooseBackend } from './loose.js';
 import { type Located, PackBackend } from './pack.js';
 import { errorCode } from '../util.js';
 import type { Odb } from './api.js';
+import { readObject } from './read-object.js';
 import type { WriterContext } from './write-job.js';
 
 export interface OdbInit {
@@ -120,12 +121,23 @@ export interface OdbInternals extends WriterContext {
   refreshOnMiss(): Promise<boolean>;
   /** the error for an object no source has (NotFoundError, or the CorruptError of an unreadable pack index) */
   missing(hex: string): Error;
+  /** InvalidArgumentError once the database is closed */
+  checkOpen(): void;
 }
 
 /** The internals of a database openOdb opened; TypeError for anything else. */
 export function internalsOf(odb: Odb): OdbInternals {
-  return ObjectDatabase.internalsOf(odb);
+  const inner = (odb as { [INTERNALS]?: OdbInternals } | null | undefined)?.[INTERNALS];
+  if (!inner) throw new TypeError('not an object database opened by openOdb');
+  return inner;
 }
+
+/**
+ * Where a database keeps its internals for internalsOf: a registered symbol,
+ * so that two copies of the package in one program (the Node bundle and the
+ * browser build, say) still recognise each other's databases.
+ */
+const INTERNALS = Symbol.for('midx-odb.internals');
 
 /** pack windows kept at most by default: 2,048 windows of 4 KiB (measured: 32 MiB reads no faster on any corpus of bench/) */
 const DEFAULT_WINDOW_BYTES = 8 * 1024 * 1024;
@@ -166,9 +178,9 @@ export class ObjectDatabase implements Odb {
   readonly #own: ObjectStore;
   readonly #internals: OdbInternals;
 
-  static internalsOf(odb: Odb): OdbInternals {
-    if (!(odb instanceof ObjectDatabase)) throw new TypeError('not an object database opened by openOdb');
-    return odb.#internals;
+  /** InvalidArgumentError once close() was called: every call but close() itself rejects */
+  #checkOpen(): void {
+    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
   }
 
   constructor(init: OdbInit) {
@@ -222,7 +234,9 @@ export class ObjectDatabase implements Odb {
       readOwnPacked: (oid) => this.readOwnPacked(oid),
       refreshOnMiss: () => this.refreshOnMiss(),
       missing: (hex) => this.missing(hex),
+      checkOpen: () => this.#checkOpen(),
     };
+    Object.defineProperty(this, INTERNALS, { value: this.#internals });
   }
 
   /** The alternate object stores (alternates.ts says how they are read), opened on the first miss. */
@@ -290,7 +304,7 @@ export class ObjectDatabase implements Odb {
   }
 
   private oidBytes(oid: string): Uint8Array {
-    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
+    this.#checkOpen();
     return parseOid(typeof oid === 'string' ? oid.toLowerCase() : oid, this.hash);
   }
 
@@ -506,6 +520,7 @@ export class ObjectDatabase implements Odb {
   }
 
   async *listOids(): AsyncGenerator<string> {
+    this.#checkOpen();
     await this.#packBackend.ready();
     const H = this.hash.rawLength;
     // k-way merge over sorted sources: layers' OID tables, unindexed packs' indexes, loose ids
@@ -560,6 +575,7 @@ export class ObjectDatabase implements Odb {
   }
 
   async expandOid(prefix: string): Promise<string> {
+    this.#checkOpen();
     if (typeof prefix !== 'string' || prefix.length < 4 || prefix.length > this.hash.hexLength || !isHex(prefix)) {
       throw new InvalidArgumentError(`not an object id prefix (4 to ${this.hash.hexLength} hex digits): ${String(prefix)}`);
     }
@@ -598,6 +614,7 @@ export class ObjectDatabase implements Odb {
   }
 
   async stats(): Promise<OdbStats> {
+    this.#checkOpen();
     await this.#packBackend.refresh();
     const b = this.#packBackend;
     let packObjects = 0;
@@ -626,6 +643,7 @@ export class ObjectDatabase implements Odb {
   }
 
   async refresh(): Promise<boolean> {
+    this.#checkOpen();
     this.#loose.forgetListings();
     for (const alt of this.#loadedAlternates) alt.loose.forgetListings();
     let changed = await this.#packBackend.refresh();
@@ -680,7 +698,7 @@ export class ObjectDatabase implements Odb {
 
   // --- verify (src/midx/verify.ts) ---
   async verifyMidx(options?: import('../types.js').VerifyOptions): Promise<import('../types.js').VerifyResult> {
-    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
+    this.#checkOpen();
     const { verifyMidx } = await import('../midx/verify.js');
     const packContext: PackContext = {
       fs: this.#fs,
@@ -700,28 +718,28 @@ export class ObjectDatabase implements Odb {
 
   // --- writing (src/odb/write.ts) ---
   async writeMidx(options?: import('../types.js').WriteMidxOptions): Promise<string | null> {
-    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
+    this.#checkOpen();
     const { writeMidx } = await import('./write.js');
     return writeMidx(this.#internals, options);
   }
 
   async compactMidx(options: import('../types.js').CompactMidxOptions): Promise<string | null> {
-    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
+    this.#checkOpen();
     const { compactMidx } = await import('./write.js');
     return compactMidx(this.#internals, options);
   }
   async expireMidx(options?: import('../types.js').ExpireMidxOptions): Promise<import('../types.js').ExpireMidxResult> {
-    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
+    this.#checkOpen();
     const { expireMidx } = await import('./expire.js');
     return expireMidx(this.#internals, options);
   }
   async repackMidx(options?: import('../types.js').RepackMidxOptions): Promise<import('../types.js').RepackMidxResult> {
-    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
+    this.#checkOpen();
     const { repackMidx } = await import('./repack.js');
     return repackMidx(this.#internals, options);
   }
   async maintain(options?: import('../types.js').MaintainOptions): Promise<import('../types.js').MaintainResult> {
-    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
+    this.#checkOpen();
     const { maintain } = await import('./maintain.js');
     return maintain(this.#internals, options);
   }
@@ -731,7 +749,7 @@ export class ObjectDatabase implements Odb {
   #reachability: import('./reach.js').Reachability | null = null;
 
   private async reach(): Promise<import('./reach.js').Reachability> {
-    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
+    this.#checkOpen();
     if (!this.#reachability) {
       const { Reachability } = await import('./reach.js');
       this.#reachability = new Reachability(this.#internals);
@@ -756,7 +774,6 @@ export class ObjectDatabase implements Odb {
   readObject(args: { oid: string; format: 'deflated' }): Promise<DeflatedObject | WrappedObject | RawResult>;
   readObject(args: { oid: string; format?: ReadObjectFormat }): Promise<ReadObjectResult>;
   async readObject(args: { oid: string; format?: ReadObjectFormat }): Promise<ReadObjectResult> {
-    const { readObject } = await import('../isogit/read-object.js');
     return readObject(this.#internals, args);
   }
 
@@ -764,11 +781,12 @@ export class ObjectDatabase implements Odb {
 
   // --- the loaded tables, synchronously (createIsogitCache's read surface) ---
   async loadPackIndexes(): Promise<void> {
-    if (this.#closed) throw new InvalidArgumentError('the object database is closed');
+    this.#checkOpen();
     await this.#packBackend.loadAll();
   }
 
   findLoaded(oid: string): string | null {
+    if (this.#closed) return null;
     let bytes: Uint8Array;
     try {
       bytes = parseOid(oid.toLowerCase(), this.hash);
@@ -783,6 +801,7 @@ export class ObjectDatabase implements Odb {
   }
 
   packState(name: string): 'served' | 'broken' | 'unknown' {
+    if (this.#closed) return 'unknown';
     const b = this.#packBackend;
     const pack = b.packNamed(name);
     if (!pack) return 'unknown';
@@ -791,6 +810,7 @@ export class ObjectDatabase implements Odb {
   }
 
   *oidsOfPack(name: string): Generator<string> {
+    if (this.#closed) return;
     for (const oid of this.#packBackend.oidsOfPack(name)) yield toHex(oid);
   }
   // --- end loaded tables ---

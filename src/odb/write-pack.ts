@@ -55,6 +55,7 @@ function init(db: OdbInternals, options: WritePackOptions): PackWriteInit {
 /** Writes a pack of the given objects (each kept once); returns the files written. */
 export async function writePackOfObjects(odb: Odb, objects: Iterable<string> | AsyncIterable<string>, options: WritePackOptions = {}): Promise<WrittenPack> {
   const db = internalsOf(odb);
+  db.checkOpen();
   const H = db.hash.rawLength;
   const src = new PackSources(H);
   await db.packBackend.ready();
@@ -89,6 +90,7 @@ export async function packByName(db: OdbInternals, name: string): Promise<Pack> 
  */
 export async function writePackOfPacks(odb: Odb, packs: string[], options: WritePackOptions = {}): Promise<WrittenPack> {
   const db = internalsOf(odb);
+  db.checkOpen();
   const src = new PackSources(db.hash.rawLength);
   for (const name of packs) {
     const pack = await packByName(db, name);

@@ -26,7 +26,7 @@ function varint(delta: Uint8Array, pos: number): number {
 }
 
 /** The base and result sizes a delta declares, from its first bytes (which may be a prefix of the delta). */
-export function deltaSizes(delta: Uint8Array): { baseSize: number; resultSize: number } | null {
+function deltaSizes(delta: Uint8Array): { baseSize: number; resultSize: number } | null {
   const baseSize = varint(delta, 0);
   if (baseSize < 0) return null;
   const resultSize = varint(delta, varintEnd);
@@ -34,7 +34,7 @@ export function deltaSizes(delta: Uint8Array): { baseSize: number; resultSize: n
   return { baseSize, resultSize };
 }
 
-/** The result size a delta declares (its second varint), from its first `length` bytes; -1 when they do not hold it. */
+/** The result size a delta declares (its second varint), from its first bytes (which may be a prefix of the delta); -1 when they do not hold it. */
 export function deltaResultSize(delta: Uint8Array): number {
   return varint(delta, 0) < 0 ? -1 : varint(delta, varintEnd);
 }

@@ -9,7 +9,6 @@
  * zlib) answers -1, and the caller asks the codec.
  */
 
-/** fixed-Huffman code lengths: 7 bits for symbols 256-279, 8 for 0-143 and 280-287, 9 for 144-255 */
 const END_OF_BLOCK = 256;
 
 /**
@@ -56,7 +55,8 @@ export function literalPrefix(data: Uint8Array, out: Uint8Array, varints = 0): n
       bit = at * 8;
     } else if (type === 1) {
       for (;;) {
-        // a fixed code, read a bit at a time, most significant bit first
+        // a fixed code, read a bit at a time, most significant bit first: 7 bits
+        // for symbols 256-279, 8 for 0-143 and 280-287, 9 for 144-255
         let code = 0;
         let bits = 0;
         let sym = -1;

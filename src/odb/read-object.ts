@@ -1,13 +1,15 @@
 /**
  * isomorphic-git's `readObject` through the database (Odb.readObject): its
- * formats and its order of sources, on the database's read surface
- * (OdbInternals: its own loose objects and packs, verification, the refresh
- * on a miss).
+ * formats (object/shapes.ts) and its order of sources, on a small read surface
+ * of the database (OdbInternals: its own loose objects and packs,
+ * verification, the refresh on a miss). Kept out of the core class; in odb/,
+ * not isogit/, because the database's own method calls it and data flows from
+ * isogit to odb, never back.
  */
 
 import { InvalidArgumentError } from '../errors.js';
 import { EMPTY_TREE_SHA1, type ReadableObject, type ReadObjectFormat, type ReadObjectResult, toReadObjectResult } from '../object/shapes.js';
-import type { OdbInternals } from '../odb/odb.js';
+import type { OdbInternals } from './odb.js';
 import { TYPE_NAMES } from '../pack/entry.js';
 import type { GitObject } from '../types.js';
 
