@@ -10,8 +10,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { EMPTY_TREE_SHA1, type ReadableObject, type ReadObjectFormat, type ReadObjectResult, toReadObjectResult } from '../object/shapes.js';
 import type { OdbInternals } from './odb.js';
-import { TYPE_NAMES } from '../pack/entry.js';
-import type { GitObject } from '../types.js';
+import { toGitObject } from '../pack/entry.js';
 
 export async function readObject(db: OdbInternals, args: { oid: string; format?: ReadObjectFormat }): Promise<ReadObjectResult> {
   const format = args?.format ?? 'parsed';
@@ -29,7 +28,7 @@ export async function readObject(db: OdbInternals, args: { oid: string; format?:
     const read = await db.loose.read(hex);
     if (!read) return null;
     const obj = db.verified(read, bytes, db.loose.pathOf(hex));
-    const readable: ReadableObject = { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
+    const readable: ReadableObject = toGitObject(obj);
     if (deflated) readable.deflated = deflated;
     return toReadObjectResult(hex, readable, format, db.codec, `objects/${hex.slice(0, 2)}/${hex.slice(2)}`);
   };
@@ -37,7 +36,7 @@ export async function readObject(db: OdbInternals, args: { oid: string; format?:
     const found = await db.readOwnPacked(bytes);
     if (!found) return null;
     const source = `objects/pack/${found.pack.name.replace(/\.idx$/, '.pack')}`;
-    return toReadObjectResult(hex, { type: TYPE_NAMES[found.obj.type] as GitObject['type'], data: found.obj.data }, format, db.codec, source);
+    return toReadObjectResult(hex, toGitObject(found.obj), format, db.codec, source);
   };
   // loose first, as isomorphic-git; the fan-out listing (kept as git keeps its
   // loose cache) spares a failed file read per packed object

@@ -1,6 +1,7 @@
 /** A pack entry's header: type, inflated size, and its delta base reference (spec 1.1.1-1.1.3). */
 
 import { CorruptError } from '../errors.js';
+import type { GitObject } from '../types.js';
 
 export const OBJ_COMMIT = 1;
 export const OBJ_TREE = 2;
@@ -10,6 +11,11 @@ export const OBJ_OFS_DELTA = 6;
 export const OBJ_REF_DELTA = 7;
 
 export const TYPE_NAMES = ['', 'commit', 'tree', 'blob', 'tag'] as const;
+
+/** An object as the API gives it: its type by name (`type`: 1..4), its content. */
+export function toGitObject(obj: { type: number; data: Uint8Array }): GitObject {
+  return { type: TYPE_NAMES[obj.type] as GitObject['type'], data: obj.data };
+}
 
 export interface EntryHeader {
   /** 1..4, 6 (OFS_DELTA) or 7 (REF_DELTA) */
