@@ -37,6 +37,12 @@ function deltaStart(base: number, result: number, rest: Uint8Array): Uint8Array 
 function check(stream: Uint8Array, want: number, varints = 0): number {
   const out = new Uint8Array(want);
   const n = literalPrefix(stream, out, varints);
+  // the same stream as a range of a larger buffer (bytes before and after it): the same answer
+  const framed = new Uint8Array(stream.length + 14).fill(0x5a);
+  framed.set(stream, 7);
+  const out2 = new Uint8Array(want);
+  expect(literalPrefix(framed, out2, varints, 7, 7 + stream.length), 'as a range').toBe(n);
+  if (n > 0) expect(Buffer.from(out2.subarray(0, n)).equals(Buffer.from(out.subarray(0, n)))).toBe(true);
   if (n >= 0) {
     const full = zlib.inflateSync(stream, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
     expect(Buffer.from(out.subarray(0, n)).equals(full.subarray(0, n)), 'the bytes zlib inflates').toBe(true);

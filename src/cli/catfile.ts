@@ -21,6 +21,7 @@ import { Die, UsageError } from './errors.js';
 import { resolveName } from './names.js';
 import type { CommandContext } from './context.js';
 import { formatTree } from './pretty.js';
+import { internalsOf } from '../odb/odb.js';
 
 export const CAT_FILE_USAGE = [
   'midx-odb cat-file <type> <object>',
@@ -324,6 +325,8 @@ async function batchLine(ctx: CatFileContext, opts: BatchOptions, input: string)
 
 async function runBatch(ctx: CatFileContext, opts: BatchOptions): Promise<number> {
   if (opts.all) {
+    // every object's header: one pass over each pack beats a chain walk per object
+    if (opts.format.needsInfo && !opts.contents) await internalsOf(ctx.odb).packBackend.prepareHeaders();
     for await (const oid of ctx.odb.listOids()) await emit(ctx, opts, oid, null, oid);
     await ctx.out.flush();
     return 0;

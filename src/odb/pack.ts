@@ -506,6 +506,23 @@ export class PackBackend {
   }
 
   /** The pack named `name` (an `.idx` basename) if this backend lists it. */
+  /**
+   * Builds the header table of every pack (src/pack/header-table.ts), for a
+   * caller about to ask for most objects' headers: one pass over each pack
+   * instead of a walk down a delta chain per object. Packs the tables' budget
+   * has no room for, or whose pass fails, answer by walks as before.
+   */
+  async prepareHeaders(): Promise<void> {
+    await this.refresh();
+    for (const p of [...this.midxPacks, ...this.packs]) {
+      try {
+        await p.prepareHeaders();
+      } catch {
+        // a pack that cannot be opened: its lookups report it
+      }
+    }
+  }
+
   packNamed(name: string): Pack | null {
     const p = this.packByName.get(name);
     return p && (this.packs.includes(p) || this.midxPacks.includes(p)) ? p : null;

@@ -20,6 +20,8 @@ interface Entry extends CachedObject {
 
 /** type-map entries, summed over every pack of a budget, before they are all cleared (some 15 MiB) */
 const MAX_TYPES = 1 << 18;
+/** entries of header tables (header-table.ts: 5 bytes each), summed over every pack of a budget (some 20 MiB) */
+const MAX_TABLE_ENTRIES = 1 << 22;
 
 /** One database's budget: the byte limit and the recency order shared by the caches of its packs. */
 export class DeltaBaseCache {
@@ -30,6 +32,8 @@ export class DeltaBaseCache {
   private readonly typed = new Set<PackCache>();
   /** @internal */
   typeCount = 0;
+  /** entries of the header tables of this budget's packs */
+  tableEntries = 0;
   hits = 0;
   misses = 0;
 
@@ -71,6 +75,18 @@ export class DeltaBaseCache {
       this.typeCount = 0;
     }
     this.typed.add(owner);
+  }
+
+  /** @internal: room for a header table of `n` entries, or false when the budget's tables would pass MAX_TABLE_ENTRIES */
+  reserveTable(n: number): boolean {
+    if (this.tableEntries + n > MAX_TABLE_ENTRIES) return false;
+    this.tableEntries += n;
+    return true;
+  }
+
+  /** @internal */
+  releaseTable(n: number): void {
+    this.tableEntries -= n;
   }
 
   /** @internal */

@@ -19,6 +19,7 @@ import { applyDeltaInto, checkedResultSize, deltaResultSize } from './delta.js';
 import { type EntryHeader, OBJ_OFS_DELTA, OBJ_REF_DELTA, parseEntryHeader } from './entry.js';
 import { type PackIndex, type PackIndexHead, readPackIndex, readPackIndexHead } from './idx.js';
 import { type FileWindows, WINDOW_SIZE, type WindowBudget } from './window.js';
+import { clock, HeaderTable, scanCost, tableWorthIt, WALK_COST_WINDOW } from './header-table.js';
 import { isReady } from '../util.js';
 
 
@@ -188,6 +189,14 @@ export class Pack {
   private packEnd = 0;
   private readonly cache: PackCache;
   private readonly windows: FileWindows;
+  /** the header table, once header lookups have paid for it (header-table.ts) */
+  private headerTable: HeaderTable | null = null;
+  /** header walks in this pack; the milliseconds each took, on average over the last full window of them, and in the current one (header-table.ts) */
+  private headerWalks = 0;
+  private walkCost = 0;
+  private windowMs = 0;
+  /** whether a header table is being built, or will not be (the budget refused it, or its pass failed) */
+  private tableState: 'none' | 'building' | 'refused' = 'none';
 
   constructor(
     private readonly ctx: PackContext,
@@ -509,11 +518,24 @@ export class Pack {
 
   /** readHeader(), with no promise when it completes at once; it may throw. */
   readHeaderNow(offset: number, depth = 0): { type: number; size: number } | Promise<{ type: number; size: number }> {
+    // the header table answers without the steps (no generator per lookup)
+    const table = this.headerTable;
+    if (table && this.file) {
+      const known = { type: 0, size: 0 };
+      if (table.headerAt(offset, known)) return known;
+    }
     return runSteps(this.readHeaderSteps(offset, depth));
   }
 
   private *readHeaderSteps(offset: number, depth: number): Steps<{ type: number; size: number }> {
     const f = yield* this.file_();
+    let table = this.headerTable;
+    if (!table && this.tableState === 'none' && tableWorthIt(this.headerWalks, this.walkCost, this.tableCost(), this.entryCount())) table = yield* this.buildTable(f);
+    if (table) {
+      const known = { type: 0, size: 0 };
+      if (table.headerAt(offset, known)) return known;
+    }
+    const started = table ? -1 : clock();
     const H = this.ctx.hash.rawLength;
     const cache = this.cache;
     let size = -1;
@@ -525,7 +547,7 @@ export class Pack {
     for (let step = 0; ; step++) {
       if (step > MAX_CHAIN) throw new CorruptError(this.packPath, `delta chain from offset ${offset} is longer than ${MAX_CHAIN} (cyclic?)`);
       if (size >= 0) {
-        const known = cache.typeOf(at);
+        const known = table ? table.typeAt(at) || cache.typeOf(at) : cache.typeOf(at);
         if (known !== undefined) {
           type = known;
           break;
@@ -591,13 +613,80 @@ export class Pack {
       break;
     }
     if (walked) cache.setType(walked, type);
+    if (started >= 0) {
+      this.windowMs += clock() - started;
+      if (++this.headerWalks % WALK_COST_WINDOW === 0) {
+        this.walkCost = this.windowMs / WALK_COST_WINDOW;
+        this.windowMs = 0;
+      }
+    }
     return { type, size };
+  }
+
+  /** The header table's pass, estimated in milliseconds (the index's count when only its head is read). */
+  private tableCost(): number {
+    return scanCost(this.packEnd, this.entryCount());
+  }
+
+  /** the pack's object count, from its index or the head of it */
+  private entryCount(): number {
+    return this.index?.count ?? this.indexHead?.count ?? 0;
+  }
+
+  /**
+   * Builds the header table, when the budget has room for it. A pass that
+   * fails (a read error, the pack closed meanwhile) leaves no table: lookups
+   * walk their chains as before, and report what is wrong where it matters.
+   */
+  private *buildTable(f: RandomAccessFile): Steps<HeaderTable | null> {
+    this.tableState = 'building';
+    let reserved = 0;
+    try {
+      const idx = yield* this.index_();
+      if (!this.ctx.cache.reserveTable(idx.count)) {
+        this.tableState = 'refused';
+        return null;
+      }
+      reserved = idx.count;
+      const table = yield* HeaderTable.build(f, idx, this.packEnd, this.ctx.hash.rawLength);
+      if (this.file !== f) throw new Error('pack closed during the pass');
+      this.headerTable = table;
+      this.tableState = 'none';
+      return table;
+    } catch {
+      if (reserved) this.ctx.cache.releaseTable(reserved);
+      this.tableState = 'refused';
+      return null;
+    }
+  }
+
+  /**
+   * Builds this pack's header table now, for a caller about to ask for most
+   * of its headers (every object's type, for a bitmap or a listing): false
+   * when there is none (the budget refused it, or its pass failed).
+   */
+  async prepareHeaders(): Promise<boolean> {
+    if (this.headerTable) return true;
+    if (this.tableState !== 'none') return false;
+    const f = await this.open();
+    return (await stepsAsPromise(this.buildTable(f))) !== null;
+  }
+
+  /** entries described by this pack's header table (0: none built) */
+  get headerTableEntries(): number {
+    return this.headerTable?.count ?? 0;
   }
 
   async close(): Promise<void> {
     const f = this.file;
     this.file = null;
     this.fileOpening = null;
+    if (this.headerTable) this.ctx.cache.releaseTable(this.headerTable.count);
+    this.headerTable = null;
+    this.headerWalks = 0;
+    this.walkCost = 0;
+    this.windowMs = 0;
+    this.tableState = 'none';
     this.cache.clear();
     this.windows.clear();
     if (f) await f.close();

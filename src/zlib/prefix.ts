@@ -12,47 +12,49 @@
 const END_OF_BLOCK = 256;
 
 /**
- * Decodes into `out` the literals the stream starts with, until `out` is full
- * or, with `varints` > 0, once that many varints (bytes up to one with its
- * high bit clear) are complete. Returns how many bytes it wrote (fewer when
- * the stream ends first), or -1 when it cannot tell without a full inflater.
+ * Decodes into `out` the literals the stream `data[start, end)` starts with,
+ * until `out` is full or, with `varints` > 0, once that many varints (bytes up
+ * to one with its high bit clear) are complete. Returns how many bytes it
+ * wrote (fewer when the stream ends first), or -1 when it cannot tell without
+ * a full inflater. Allocates nothing (a header table's pass calls it once per
+ * delta of a pack).
  */
-export function literalPrefix(data: Uint8Array, out: Uint8Array, varints = 0): number {
-  const len = data.length;
+export function literalPrefix(data: Uint8Array, out: Uint8Array, varints = 0, start = 0, end = data.length): number {
+  const len = end - start;
   if (len < 3) return -1;
-  const cmf = data[0];
-  const flg = data[1];
+  const cmf = data[start];
+  const flg = data[start + 1];
   // deflate, window at most 32 KiB, header check, no preset dictionary
   if ((cmf & 0x0f) !== 8 || cmf >> 4 > 7 || ((cmf << 8) | flg) % 31 !== 0 || flg & 0x20) return -1;
+  // bit positions count from data[start]
   const limit = len * 8;
+  const cap = out.length;
   let bit = 16;
   let n = 0;
   let ended = 0;
-  const put = (b: number): boolean => {
-    out[n++] = b;
-    if (varints > 0 && b < 0x80 && ++ended === varints) return true;
-    return n === out.length;
-  };
   for (;;) {
     if (bit + 3 > limit) return -1;
-    const head = readBits(data, bit, 3);
+    const head = readBits(data, start, end, bit, 3);
     bit += 3;
     const final = head & 1;
     const type = head >> 1;
     if (type === 0) {
       bit = (bit + 7) & ~7;
-      let at = bit >> 3;
-      if (at + 4 > len) return -1;
+      let at = start + (bit >> 3);
+      if (at + 4 > end) return -1;
       const size = data[at] | (data[at + 1] << 8);
       if ((size ^ (data[at + 2] | (data[at + 3] << 8))) !== 0xffff) return -1;
       at += 4;
-      if (at + size > len) {
-        // the block goes on past the bytes given: decode what is here, if it is enough
-        for (; at < len; at++) if (put(data[at])) return n;
-        return -1;
+      // a block that goes on past the bytes given is decoded as far as they go
+      const blockEnd = at + size;
+      const stop = Math.min(blockEnd, end);
+      for (; at < stop; at++) {
+        const b = data[at];
+        out[n++] = b;
+        if ((varints > 0 && b < 0x80 && ++ended === varints) || n === cap) return n;
       }
-      for (let end = at + size; at < end; at++) if (put(data[at])) return n;
-      bit = at * 8;
+      if (blockEnd > end) return -1;
+      bit = (at - start) * 8;
     } else if (type === 1) {
       for (;;) {
         // a fixed code, read a bit at a time, most significant bit first: 7 bits
@@ -62,7 +64,8 @@ export function literalPrefix(data: Uint8Array, out: Uint8Array, varints = 0): n
         let sym = -1;
         while (sym < 0) {
           if (bit >= limit) return -1;
-          code = (code << 1) | ((data[bit >> 3] >> (bit & 7)) & 1);
+          const at = start + (bit >> 3);
+          code = (code << 1) | ((data[at] >> (bit & 7)) & 1);
           bit++;
           bits++;
           if (bits === 7 && code <= 0x17) sym = END_OF_BLOCK + code;
@@ -74,7 +77,8 @@ export function literalPrefix(data: Uint8Array, out: Uint8Array, varints = 0): n
           }
         }
         if (sym < END_OF_BLOCK) {
-          if (put(sym)) return n;
+          out[n++] = sym;
+          if ((varints > 0 && sym < 0x80 && ++ended === varints) || n === cap) return n;
           continue;
         }
         if (sym === END_OF_BLOCK) break;
@@ -86,9 +90,9 @@ export function literalPrefix(data: Uint8Array, out: Uint8Array, varints = 0): n
   }
 }
 
-/** `count` (at most 8) bits from bit offset `bit`, least significant first, as deflate packs them */
-function readBits(data: Uint8Array, bit: number, count: number): number {
-  const at = bit >> 3;
-  const word = data[at] | ((at + 1 < data.length ? data[at + 1] : 0) << 8);
+/** `count` (at most 8) bits from bit offset `bit` of data[start, end), least significant first, as deflate packs them */
+function readBits(data: Uint8Array, start: number, end: number, bit: number, count: number): number {
+  const at = start + (bit >> 3);
+  const word = data[at] | ((at + 1 < end ? data[at + 1] : 0) << 8);
   return (word >> (bit & 7)) & ((1 << count) - 1);
 }
