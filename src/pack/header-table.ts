@@ -31,7 +31,7 @@
  * or a `--batch-all-objects` listing) pays for it early.
  */
 
-import type { PackIndex } from './idx.js';
+import { type PackIndex, rankIn } from './idx.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA } from './entry.js';
 import { literalPrefix } from '../zlib/prefix.js';
 
@@ -122,12 +122,8 @@ function resultSize(head: Uint8Array, n: number): number {
 }
 
 export class HeaderTable {
-  /** @internal the table of a finished pass */
-  static of(offsets: Float64Array, types: Uint8Array, sizes: Uint32Array): HeaderTable {
-    return new HeaderTable(offsets, types, sizes);
-  }
-
-  private constructor(
+  /** @internal made by build() */
+  constructor(
     /** the pack's entry offsets in pack order (the index's, shared) */
     private readonly offsets: Float64Array,
     /** per entry in pack order: the object's type (1..4), 0 when unknown */
@@ -148,15 +144,7 @@ export class HeaderTable {
 
   /** the rank in pack order of the entry at `offset`, or -1 */
   private rank(offset: number): number {
-    const s = this.offsets;
-    let lo = 0;
-    let hi = s.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid] < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < s.length && s[lo] === offset ? lo : -1;
+    return rankIn(this.offsets, offset);
   }
 
   /** The type of the object whose entry starts at `offset`, or 0 when the table does not know it. */
@@ -203,16 +191,6 @@ function* scan(file: ScanFile, idx: PackIndex, packEnd: number, hashLength: numb
     // the bytes [from, to) of the pack are in buf[0, to - from)
     let from = 0;
     let to = 0;
-    const rankBelow = (offset: number, k: number): number => {
-      let lo = 0;
-      let hi = k;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (offsets[mid] < offset) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo < k && offsets[lo] === offset ? lo : -1;
-    };
     for (let k = 0; k < n; k++) {
       const at = offsets[k];
       const end = k + 1 < n ? offsets[k + 1] : packEnd;
@@ -262,12 +240,12 @@ function* scan(file: ScanFile, idx: PackIndex, packEnd: number, hashLength: numb
           v = (v + 1) * 128 + (c & 0x7f);
         }
         if (!ok || v <= 0 || v > at) continue;
-        base = rankBelow(at - v, k);
+        base = rankIn(offsets, at - v, k);
       } else if (kind === OBJ_REF_DELTA) {
         if (p + hashLength > stop) continue;
         const pos = idx.find(buf, p);
         p += hashLength;
-        if (pos >= 0) base = rankBelow(idx.offsetAt(pos), k);
+        if (pos >= 0) base = rankIn(offsets, idx.offsetAt(pos), k);
       } else continue;
       if (base >= 0) types[k] = types[base];
       const got = literalPrefix(buf, sizeHead, 2, p, stop);
@@ -276,5 +254,5 @@ function* scan(file: ScanFile, idx: PackIndex, packEnd: number, hashLength: numb
         if (result >= 0 && result < UNKNOWN_SIZE) sizes[k] = result;
       }
     }
-    return HeaderTable.of(offsets, types, sizes);
+    return new HeaderTable(offsets, types, sizes);
 }

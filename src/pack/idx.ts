@@ -192,15 +192,7 @@ export class PackIndex {
 
   /** The rank in pack order of the entry starting at `offset`, or -1 if no entry starts there. */
   private rankOf(offset: number): number {
-    const s = this.sortedOffsets();
-    let lo = 0;
-    let hi = s.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid] < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < s.length && s[lo] === offset ? lo : -1;
+    return rankIn(this.sortedOffsets(), offset);
   }
 
   /** Where the entry starting at `offset` ends: the next entry's offset, or `packEnd`; -1 if no entry starts there. */
@@ -216,6 +208,18 @@ export class PackIndex {
     const k = this.rankOf(offset);
     return k < 0 ? -1 : this.order![k];
   }
+}
+
+/** Where `offset` is in sorted[0, end) (ascending offsets), or -1 when it is not there. */
+export function rankIn(sorted: Float64Array, offset: number, end = sorted.length): number {
+  let lo = 0;
+  let hi = end;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < end && sorted[lo] === offset ? lo : -1;
 }
 
 /** What opening a pack needs of its .idx: the object count and the pack checksum it records. */
